@@ -1,0 +1,229 @@
+"""End-to-end: train a few steps, checkpoint, restore, evaluate; bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from tf1cnn import checkpoints
+from tf1cnn import evaluation
+from tf1cnn import flags as tf1cnn_flags
+from tf1cnn import models
+from tf1cnn import runtime
+from tf1cnn import training
+
+runtime.use_graph_mode()
+_V1 = tf.compat.v1
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_striped_dataset(root, per_class=12, size=36, seed=0):
+  """Two learnable classes: horizontal vs vertical stripes, noisy colours."""
+  rng = np.random.RandomState(seed)
+  for split in ('train', 'test'):
+    for label, name in enumerate(['horizontal', 'vertical']):
+      folder = os.path.join(root, split, name)
+      os.makedirs(folder, exist_ok=True)
+      for i in range(per_class):
+        stripes = (np.arange(size) // 3 % 2).astype(np.float32)
+        pattern = stripes[:, None] if label == 0 else stripes[None, :]
+        pattern = np.broadcast_to(pattern, (size, size))
+        colour = rng.uniform(60, 255, 3)
+        pixels = pattern[..., None] * colour + rng.normal(0, 20, (size, size, 3))
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
+            os.path.join(folder, f'{i:02d}.png'))
+
+
+class _EvalLogitsHook(_V1.train.SessionRunHook):
+  """Computes eval-mode logits of a fixed batch when training ends."""
+
+  def __init__(self, model, images, num_classes):
+    self._model, self._images, self._num_classes = model, images, num_classes
+    self.logits = None
+
+  def begin(self):
+    with _V1.variable_scope(_V1.get_variable_scope(), reuse=True):
+      network_fn = models.get_network_fn(self._model, self._num_classes)
+      self._logits_tensor, _ = network_fn(tf.constant(self._images))
+
+  def end(self, session):
+    self.logits = session.run(self._logits_tensor)
+
+
+def _config(data_dir, train_dir, **overrides):
+  config = tf1cnn_flags.TrainingConfig(
+      model='lenet5', dataset='image_folder', data_dir=data_dir,
+      train_dir=train_dir, image_size=32, batch_size=8, max_steps=30,
+      learning_rate=3e-3, seed=1, log_every_n_steps=10,
+      save_checkpoint_steps=10, input_threads=2)
+  for key, value in overrides.items():
+    setattr(config, key, value)
+  return config
+
+
+class TrainEvalTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.data_dir = tempfile.mkdtemp()
+    make_striped_dataset(cls.data_dir)
+
+  def test_train_checkpoint_restore_gives_identical_logits(self):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    probe = np.random.RandomState(5).randn(4, 32, 32, 3).astype(np.float32)
+    hook = _EvalLogitsHook('lenet5', probe, 2)
+    result = training.train(_config(self.data_dir, train_dir),
+                            extra_hooks=[hook])
+    self.assertEqual(result.global_step, 30)
+    self.assertTrue(result.checkpoint.endswith('model.ckpt-30'))
+    self.assertEqual(checkpoints.read_labels(train_dir),
+                     ['horizontal', 'vertical'])
+    self.assertEqual(checkpoints.read_run_config(train_dir)['image_size'], 32)
+    with tf.Graph().as_default():
+      logits, _ = models.get_network_fn('lenet5', 2)(tf.constant(probe))
+      with self.session() as sess:
+        _V1.train.Saver().restore(sess, result.checkpoint)
+        restored = sess.run(logits)
+    self.assertAllEqual(restored, hook.logits)
+
+    metrics_path = os.path.join(train_dir, 'metrics.json')
+    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+        model='lenet5', dataset='image_folder', data_dir=self.data_dir,
+        train_dir=train_dir, eval_batch_size=5, metrics_json=metrics_path))
+    self.assertEqual(metrics['num_examples'], 24)  # 24 = 4 full batches + 4
+    self.assertEqual(metrics['global_step'], 30)
+    with open(metrics_path) as f:
+      saved = json.load(f)
+    for key in ('accuracy', 'num_examples', 'global_step', 'confusion_matrix',
+                'per_class'):
+      self.assertIn(key, saved)
+    confusion = np.array(saved['confusion_matrix'])
+    self.assertEqual(confusion.sum(axis=1).tolist(), [12, 12])
+    self.assertAllClose(saved['accuracy'], np.trace(confusion) / 24)
+    recall = saved['per_class']['vertical']['recall']
+    self.assertAllClose(recall, confusion[1, 1] / 12)
+
+  def test_loss_falls_and_training_resumes(self):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    first = training.train(_config(self.data_dir, train_dir, max_steps=10))
+    second = training.train(_config(self.data_dir, train_dir, max_steps=60))
+    self.assertEqual(first.global_step, 10)
+    self.assertEqual(second.global_step, 60)
+    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+        model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
+    self.assertGreaterEqual(metrics['accuracy'], 0.9)  # stripes are easy
+
+  def test_weight_moving_averages_are_restored_for_eval(self):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    training.train(_config(self.data_dir, train_dir, max_steps=5,
+                           moving_average_decay=0.9))
+    prefix = checkpoints.resolve_checkpoint('', train_dir)
+    with tf.Graph().as_default():
+      _V1.train.get_or_create_global_step()
+      models.get_network_fn('lenet5', 2)(tf.zeros([1, 32, 32, 3]))
+      var_map, used = evaluation.restore_var_map(prefix)
+    self.assertTrue(used)
+    self.assertIn('conv1_scope/weights/ExponentialMovingAverage', var_map)
+    self.assertIn('global_step', var_map)
+
+  def test_checkpoint_of_another_model_is_refused_and_kept(self):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    training.train(_config(self.data_dir, train_dir, max_steps=2))
+    before = sorted(os.listdir(train_dir))
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                'is from a different model'):
+      training.train(_config(self.data_dir, train_dir, image_size=40,
+                             max_steps=4))
+    self.assertEqual(sorted(os.listdir(train_dir)), before)
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                'is from a different model: local1_scope'):
+      evaluation.evaluate(tf1cnn_flags.EvalConfig(
+          model='lenet5', data_dir=self.data_dir, train_dir=train_dir,
+          image_size=40))
+
+  def test_metrics_from_confusion(self):
+    metrics = evaluation.metrics_from_confusion([[3, 1], [2, 4]], ['a', 'b'])
+    self.assertAllClose(metrics['accuracy'], 0.7)
+    self.assertAllClose(metrics['per_class']['a']['precision'], 3 / 5)
+    self.assertAllClose(metrics['per_class']['a']['recall'], 3 / 4)
+    self.assertAllClose(metrics['per_class']['b']['precision'], 4 / 5)
+
+
+def _run_script(args, **kwargs):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  return subprocess.run([sys.executable] + args, cwd=_ROOT, env=env,
+                        capture_output=True, text=True, timeout=300, **kwargs)
+
+
+class ScriptErrorsTest(tf.test.TestCase):
+  """Bad input: one clear line, a non-zero exit, nothing lost."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.data_dir = tempfile.mkdtemp()
+    make_striped_dataset(cls.data_dir, per_class=4)
+
+  def _assert_one_line_error(self, result, pattern):
+    self.assertNotEqual(result.returncode, 0)
+    self.assertNotIn('Traceback', result.stderr)
+    self.assertRegex(result.stderr, pattern)
+
+  def test_flag_typo_in_flagfile(self):
+    flagfile = os.path.join(self.get_temp_dir(), 'typo.flags')
+    with open(flagfile, 'w') as f:
+      f.write('--data_dir=x\n--learnig_rate=0.1\n')
+    result = _run_script(['scripts/train_catdog.py', f'--flagfile={flagfile}'])
+    self._assert_one_line_error(result, "Unknown command line flag 'learnig_rate'")
+
+  def test_missing_data_dir_and_no_checkpoint(self):
+    missing = os.path.join(self.get_temp_dir(), 'missing')
+    result = _run_script(['scripts/train_catdog.py', f'--data_dir={missing}',
+                          '--max_steps=1'])
+    self._assert_one_line_error(result, f"error: data_dir '{missing}' does not exist")
+    empty = tempfile.mkdtemp(dir=self.get_temp_dir())
+    result = _run_script(['scripts/eval_catdog.py', f'--data_dir={self.data_dir}',
+                          f'--train_dir={empty}'])
+    self._assert_one_line_error(result, f'--train_dir={empty}: no checkpoint')
+    result = _run_script(['scripts/train.py', '--model=resnet',
+                          f'--data_dir={self.data_dir}', '--max_steps=1'])
+    self._assert_one_line_error(result, "unknown model 'resnet'; valid models: lenet5")
+
+  def test_interrupt_saves_a_checkpoint(self):
+    train_dir = os.path.join(self.get_temp_dir(), 'interrupted')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    process = subprocess.Popen(
+        [sys.executable, 'scripts/train_catdog.py', f'--data_dir={self.data_dir}',
+         f'--train_dir={train_dir}', '--image_size=32', '--batch_size=4',
+         '--max_steps=1000000', '--save_checkpoint_secs=100000',
+         '--log_every_n_steps=1'],
+        cwd=_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    deadline = time.time() + 120
+    # Wait until a few steps have been logged, then press Ctrl-C.
+    lines = []
+    while time.time() < deadline:
+      line = process.stderr.readline()
+      lines.append(line)
+      if 'step 5/' in line:
+        break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    self.assertEqual(process.returncode, 0, ''.join(lines) + err)
+    prefix = checkpoints.latest_checkpoint(train_dir)
+    self.assertIsNotNone(prefix)
+    self.assertGreater(int(tf.train.load_variable(prefix, 'global_step')), 5)
+    self.assertIn('(interrupted)', err)
+    self.assertIn('trained to step', out)
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,139 @@
+"""Finding checkpoints, checking them against a graph, and run metadata.
+
+A training directory holds, besides the `Saver` checkpoints:
+
+* `labels.txt`: one class name per line, line i = label id i;
+* `run_config.json`: model, dataset, image size, channels and number of
+  classes of the run, so evaluation and export rebuild the same network.
+
+`check_compatible` compares the variables a graph wants to restore with what
+a checkpoint holds, and raises a `UserInputError` naming the checkpoint and
+the first missing or mis-shaped variable, instead of a TensorFlow traceback.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from tf1cnn import runtime
+
+LABELS_FILE = 'labels.txt'
+RUN_CONFIG_FILE = 'run_config.json'
+
+
+def latest_checkpoint(directory):
+  """Returns the newest checkpoint prefix in `directory`, or None."""
+  if not directory or not os.path.isdir(directory):
+    return None
+  return tf.train.latest_checkpoint(directory)
+
+
+def resolve_checkpoint(checkpoint_path='', train_dir=''):
+  """Turns a checkpoint prefix, a directory, or train_dir into a prefix.
+
+  Raises:
+    UserInputError: nothing to restore; the message names the path.
+  """
+  path = checkpoint_path or train_dir
+  flag = '--checkpoint_path' if checkpoint_path else '--train_dir'
+  if not path:
+    raise runtime.UserInputError('no checkpoint: set --train_dir or '
+                                 '--checkpoint_path')
+  if os.path.isdir(path):
+    prefix = latest_checkpoint(path)
+    if prefix is None:
+      raise runtime.UserInputError(f'{flag}={path}: no checkpoint in this '
+                                   'directory (train first, or point at a '
+                                   'checkpoint prefix)')
+    return prefix
+  if tf.io.gfile.exists(path + '.index'):
+    return path
+  raise runtime.UserInputError(f'{flag}={path}: not a checkpoint prefix (no '
+                               f'{path}.index) and not a directory')
+
+
+def checkpoint_variables(prefix):
+  """Returns `{name: shape}` of the variables stored in checkpoint `prefix`."""
+  try:
+    return {name: tuple(shape) for name, shape in
+            tf.train.list_variables(prefix)}
+  except (tf.errors.OpError, ValueError) as e:
+    raise runtime.UserInputError(
+        f'checkpoint {prefix!r} cannot be read: {e.message if hasattr(e, "message") else e}'
+    ) from None
+
+
+def check_compatible(prefix, var_list, what='the model'):
+  """Checks that checkpoint `prefix` holds every variable of `var_list`.
+
+  Args:
+    prefix: checkpoint prefix.
+    var_list: dict `{checkpoint_name: variable}` or a list of variables.
+    what: description of the graph for the message.
+
+  Raises:
+    UserInputError: naming the checkpoint and the first mismatch.
+  """
+  stored = checkpoint_variables(prefix)
+  if isinstance(var_list, dict):
+    items = sorted(var_list.items())
+  else:
+    items = sorted((v.op.name, v) for v in var_list)
+  missing, mismatched = [], []
+  for name, variable in items:
+    shape = tuple(variable.shape.as_list())
+    if name not in stored:
+      missing.append(name)
+    elif stored[name] != shape:
+      mismatched.append(f'{name} is {list(stored[name])} in the checkpoint, '
+                        f'{list(shape)} in {what}')
+  if mismatched:
+    raise runtime.UserInputError(
+        f'checkpoint {prefix!r} is from a different model: {mismatched[0]}'
+        + (f' (+{len(mismatched) - 1} more)' if len(mismatched) > 1 else ''))
+  if missing:
+    raise runtime.UserInputError(
+        f'checkpoint {prefix!r} is from a different model: it has no '
+        f'variable {missing[0]!r}'
+        + (f' (+{len(missing) - 1} more missing)' if len(missing) > 1 else ''))
+
+
+def write_labels(directory, class_names):
+  """Writes labels.txt (atomically)."""
+  _atomic_write(os.path.join(directory, LABELS_FILE),
+                ''.join(f'{name}\n' for name in class_names))
+
+
+def read_labels(directory):
+  """Reads labels.txt from `directory`; returns None when absent."""
+  path = os.path.join(directory, LABELS_FILE)
+  if not os.path.isfile(path):
+    return None
+  with open(path, encoding='utf-8') as f:
+    return [line.rstrip('\n') for line in f if line.strip()]
+
+
+def write_run_config(directory, config):
+  """Writes run_config.json (atomically)."""
+  _atomic_write(os.path.join(directory, RUN_CONFIG_FILE),
+                json.dumps(config, indent=2, sort_keys=True) + '\n')
+
+
+def read_run_config(directory):
+  """Reads run_config.json from `directory`; returns None when absent."""
+  path = os.path.join(directory, RUN_CONFIG_FILE)
+  if not os.path.isfile(path):
+    return None
+  try:
+    with open(path, encoding='utf-8') as f:
+      return json.load(f)
+  except ValueError as e:
+    raise runtime.UserInputError(f'{path}: not valid JSON ({e})') from None
+
+
+def _atomic_write(path, text):
+  tmp = path + '.tmp'
+  with open(tmp, 'w', encoding='utf-8') as f:
+    f.write(text)
+  os.replace(tmp, path)

@@ -1,0 +1,179 @@
+"""Evaluation of a checkpoint on a whole split.
+
+`evaluate(config)` rebuilds the network in eval mode (batch norm on its moving
+statistics, no dropout), restores a checkpoint (the latest of `train_dir`, or
+`checkpoint_path`: a prefix or a directory), and runs the split once through a
+queue pipeline with `num_epochs=1` and `allow_smaller_final_batch`, so every
+example is counted exactly once. When the checkpoint holds an
+`ExponentialMovingAverage` of the weights, the averages are restored in place
+of the raw weights (as in the CIFAR-10 tutorial), unless
+`use_moving_averages=False`.
+
+It returns, prints and optionally writes as JSON: accuracy, num_examples,
+global_step, the confusion matrix (rows = true class, columns = predicted)
+and per-class precision, recall and support.
+"""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tf1cnn import checkpoints
+from tf1cnn import models
+from tf1cnn import runtime
+from tf1cnn import training
+
+_V1 = tf.compat.v1
+
+
+def metrics_from_confusion(confusion, class_names):
+  """Accuracy and per-class precision/recall from a confusion matrix.
+
+  Args:
+    confusion: `[C, C]` int array, rows = true class, columns = predicted.
+    class_names: list of C names.
+
+  Returns:
+    dict with `accuracy`, `num_examples`, `confusion_matrix` and `per_class`.
+  """
+  confusion = np.asarray(confusion, np.int64)
+  total = int(confusion.sum())
+  correct = int(np.trace(confusion))
+  per_class = {}
+  for i, name in enumerate(class_names):
+    predicted = int(confusion[:, i].sum())
+    actual = int(confusion[i, :].sum())
+    per_class[name] = dict(
+        precision=float(confusion[i, i] / predicted) if predicted else 0.0,
+        recall=float(confusion[i, i] / actual) if actual else 0.0,
+        support=actual)
+  return dict(accuracy=correct / total if total else 0.0, num_examples=total,
+              confusion_matrix=confusion.tolist(), per_class=per_class,
+              class_names=list(class_names))
+
+
+def format_report(metrics):
+  """Human-readable accuracy, per-class table and confusion matrix."""
+  names = metrics['class_names']
+  width = max(8, max(len(n) for n in names))
+  lines = [f'accuracy {metrics["accuracy"]:.4f} on {metrics["num_examples"]} '
+           f'examples (global step {metrics["global_step"]})',
+           f'{"class":<{width}}  precision  recall  support']
+  for name in names:
+    row = metrics['per_class'][name]
+    lines.append(f'{name:<{width}}  {row["precision"]:9.4f}  '
+                 f'{row["recall"]:6.4f}  {row["support"]:7d}')
+  lines.append('confusion matrix (rows: true, columns: predicted)')
+  lines.append(' ' * width + '  ' + ' '.join(f'{n[:6]:>6}' for n in names))
+  for name, row in zip(names, metrics['confusion_matrix']):
+    lines.append(f'{name:<{width}}  ' + ' '.join(f'{v:6d}' for v in row))
+  return '\n'.join(lines)
+
+
+def restore_var_map(prefix, use_moving_averages=True):
+  """Maps checkpoint names to the current graph's global variables.
+
+  Trainable variables come from their `ExponentialMovingAverage` shadows
+  when the checkpoint has them and `use_moving_averages` is set.
+
+  Returns:
+    `(var_map, used_averages)`.
+  """
+  stored = checkpoints.checkpoint_variables(prefix)
+  var_map = {}
+  used_averages = False
+  trainable = set(v.ref() for v in _V1.trainable_variables())
+  for variable in _V1.global_variables():
+    name = variable.op.name
+    shadow = f'{name}/ExponentialMovingAverage'
+    if (use_moving_averages and variable.ref() in trainable
+        and shadow in stored):
+      var_map[shadow] = variable
+      used_averages = True
+    else:
+      var_map[name] = variable
+  return var_map, used_averages
+
+
+def evaluate(config):
+  """Evaluates a checkpoint on `config.eval_split`; returns the metrics dict.
+
+  Args:
+    config: tf1cnn.flags.EvalConfig.
+
+  Raises:
+    UserInputError: no checkpoint, a checkpoint of another model, bad data.
+  """
+  prefix = checkpoints.resolve_checkpoint(config.checkpoint_path,
+                                          config.train_dir)
+  run_dir = os.path.dirname(prefix)
+  run_config = (checkpoints.read_run_config(run_dir)
+                or checkpoints.read_run_config(config.train_dir) or {})
+  class_names = (checkpoints.read_labels(run_dir)
+                 or checkpoints.read_labels(config.train_dir))
+  model = config.model
+  if run_config.get('model') and run_config['model'] != model:
+    logging.warning('checkpoint was trained as --model=%s; evaluating with '
+                    '--model=%s', run_config['model'], model)
+  training.check_model_name(model)
+  info = training.lookup_dataset_info(config.dataset, config.data_dir)
+  image_size = int(config.image_size or run_config.get('image_size') or
+                   training.resolve_image_size(0, model, info))
+  training.check_model_dataset(model, info, image_size)
+  model_options = dict(run_config.get('model_options') or {})
+  model_options.update(config.model_options)
+
+  graph = tf.Graph()
+  with graph.as_default():
+    global_step = _V1.train.get_or_create_global_step()
+    batch = training.build_input_for(
+        config, config.eval_split, is_training=False, class_names=class_names,
+        image_size=image_size, num_epochs=1,
+        batch_size=config.eval_batch_size)
+    network_fn = models.get_network_fn(
+        model, num_classes=len(batch.class_names), is_training=False,
+        **model_options)
+    logits, _ = network_fn(batch.images)
+    predictions = tf.argmax(logits, axis=1, output_type=tf.int32)
+    var_map, used_averages = restore_var_map(prefix,
+                                             config.use_moving_averages)
+    checkpoints.check_compatible(prefix, var_map, what=f'--model={model}')
+    saver = _V1.train.Saver(var_map)
+    num_classes = len(batch.class_names)
+    confusion = np.zeros([num_classes, num_classes], np.int64)
+    with _V1.Session(config=runtime.session_config()) as sess:
+      sess.run(_V1.local_variables_initializer())
+      saver.restore(sess, prefix)
+      step = int(sess.run(global_step))
+      coord = _V1.train.Coordinator()
+      threads = _V1.train.start_queue_runners(sess=sess, coord=coord)
+      try:
+        while not coord.should_stop():
+          true_labels, predicted = sess.run([batch.labels, predictions])
+          np.add.at(confusion, (true_labels, predicted), 1)
+      except tf.errors.OutOfRangeError:
+        pass
+      finally:
+        coord.request_stop()
+        coord.join(threads, stop_grace_period_secs=10)
+  metrics = metrics_from_confusion(confusion, batch.class_names)
+  if metrics['num_examples'] != batch.num_examples:
+    raise RuntimeError(f'evaluated {metrics["num_examples"]} examples but the '
+                       f'split has {batch.num_examples}')
+  metrics.update(global_step=step, checkpoint=prefix,
+                 split=config.eval_split, model=model,
+                 used_moving_averages=used_averages)
+  logging.info('evaluated %s', prefix)
+  print(format_report(metrics), flush=True)
+  if config.metrics_json:
+    directory = os.path.dirname(os.path.abspath(config.metrics_json))
+    os.makedirs(directory, exist_ok=True)
+    tmp = config.metrics_json + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+      json.dump(metrics, f, indent=2)
+      f.write('\n')
+    os.replace(tmp, config.metrics_json)
+  return metrics

@@ -1,0 +1,178 @@
+"""The command-line flags, defined once and shared by every script.
+
+Training and evaluation scripts define the same set of flags, so one flagfile
+(`data/catdog.flags`) serves both `train_*.py` and `eval_*.py`. A script calls
+`define_flags(model=..., dataset=...)` to set its defaults, then parses with
+absl (`--flagfile=` works for any flag; an unknown flag is an error that names
+it).
+
+`training_config()` and `eval_config()` turn the parsed flags into plain
+dataclasses, so the library never reads absl flags itself.
+"""
+
+import dataclasses
+from typing import Optional
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop')
+LR_SCHEDULES = ('fixed', 'exponential', 'cosine')
+BAD_IMAGE_POLICIES = ('fail', 'skip')
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+  """Everything `tf1cnn.training.train` needs (see `define_flags` for docs)."""
+  model: str = 'lenet5'
+  dataset: str = 'image_folder'
+  data_dir: str = ''
+  train_dir: str = 'runs/model'
+  image_size: int = 0
+  batch_size: int = 32
+  max_steps: int = 0
+  num_epochs: float = 0.0
+  learning_rate: float = 1e-3
+  optimizer: str = 'adam'
+  momentum: float = 0.9
+  lr_schedule: str = 'fixed'
+  lr_decay_rate: float = 0.1
+  lr_decay_epochs: float = 10.0
+  warmup_epochs: float = 0.0
+  weight_decay: float = 0.0
+  drop_rate: float = 0.0
+  moving_average_decay: float = 0.0
+  augment: bool = True
+  seed: Optional[int] = None
+  save_checkpoint_steps: int = 0
+  save_checkpoint_secs: int = 600
+  keep_checkpoint_max: int = 5
+  log_every_n_steps: int = 50
+  bad_images: str = 'fail'
+  input_threads: int = 0
+  train_split: str = 'train'
+  model_options: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class EvalConfig:
+  """Everything `tf1cnn.evaluation.evaluate` needs."""
+  model: str = 'lenet5'
+  dataset: str = 'image_folder'
+  data_dir: str = ''
+  train_dir: str = 'runs/model'
+  checkpoint_path: str = ''
+  image_size: int = 0
+  eval_batch_size: int = 100
+  eval_split: str = 'test'
+  metrics_json: str = ''
+  bad_images: str = 'fail'
+  use_moving_averages: bool = True
+  model_options: dict = dataclasses.field(default_factory=dict)
+
+
+_DEFINED = False
+
+
+def define_flags(model='lenet5', dataset='image_folder'):
+  """Defines all tf1cnn flags (idempotent); `model`/`dataset` set defaults."""
+  global _DEFINED
+  if _DEFINED:
+    return
+  _DEFINED = True
+  # What to train on.
+  flags.DEFINE_string('model', model, 'Model name (see tf1cnn.models.list_models()).')
+  flags.DEFINE_string('dataset', dataset,
+                      'Dataset reader (see tf1cnn.inputs.list_datasets()).')
+  flags.DEFINE_string('data_dir', '', 'Dataset root folder (for image folders: '
+                      'the folder holding train/ and test/).')
+  flags.DEFINE_string('train_dir', 'runs/model',
+                      'Checkpoints, summaries and labels.txt go here.')
+  flags.DEFINE_integer('image_size', 0,
+                       'Square input size; 0 = the model default.')
+  flags.DEFINE_string('train_split', 'train', 'Split used for training.')
+  # Training.
+  flags.DEFINE_integer('batch_size', 32, 'Training batch size.')
+  flags.DEFINE_integer('max_steps', 0,
+                       'Stop after this global step (0: use num_epochs).')
+  flags.DEFINE_float('num_epochs', 0.0,
+                     'Epochs to train when max_steps is 0.')
+  flags.DEFINE_float('learning_rate', 1e-3, 'Initial learning rate.')
+  flags.DEFINE_enum('optimizer', 'adam', OPTIMIZERS, 'Optimizer.')
+  flags.DEFINE_float('momentum', 0.9, 'Momentum (momentum and rmsprop).')
+  flags.DEFINE_enum('lr_schedule', 'fixed', LR_SCHEDULES,
+                    'fixed; exponential: lr * lr_decay_rate^(epoch / '
+                    'lr_decay_epochs), staircase; cosine: cosine decay to 0 '
+                    'over the run.')
+  flags.DEFINE_float('lr_decay_rate', 0.1, 'Exponential decay factor.')
+  flags.DEFINE_float('lr_decay_epochs', 10.0, 'Epochs per exponential decay.')
+  flags.DEFINE_float('warmup_epochs', 0.0, 'Linear learning-rate warm-up.')
+  flags.DEFINE_float('weight_decay', 0.0, 'L2 coefficient (tf.nn.l2_loss).')
+  flags.DEFINE_float('drop_rate', 0.0, 'Dropout rate where the model has one.')
+  flags.DEFINE_float('moving_average_decay', 0.0,
+                     'Keep an ExponentialMovingAverage of the weights (e.g. '
+                     '0.999); evaluation then restores the averages. 0: off.')
+  flags.DEFINE_boolean('augment', True, 'Training augmentation (flip/crop).')
+  flags.DEFINE_integer('seed', None, 'Graph-level random seed.')
+  flags.DEFINE_integer('save_checkpoint_steps', 0,
+                       'Checkpoint every N steps (0: use save_checkpoint_secs).')
+  flags.DEFINE_integer('save_checkpoint_secs', 600,
+                       'Checkpoint every N seconds.')
+  flags.DEFINE_integer('keep_checkpoint_max', 5, 'Checkpoints kept.')
+  flags.DEFINE_integer('log_every_n_steps', 50, 'Log line period.')
+  flags.DEFINE_enum('bad_images', 'fail', BAD_IMAGE_POLICIES,
+                    'Unreadable image files: fail naming the file, or skip '
+                    'them and report how many were skipped.')
+  flags.DEFINE_integer('input_threads', 0,
+                       'Input reader threads; 0 = from the number of cores.')
+  # Evaluation.
+  flags.DEFINE_string('checkpoint_path', '',
+                      'Checkpoint prefix or directory to evaluate; empty = '
+                      'the latest checkpoint in train_dir.')
+  flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch size.')
+  flags.DEFINE_string('eval_split', 'test', 'Split to evaluate.')
+  flags.DEFINE_string('metrics_json', '', 'Write evaluation metrics here.')
+  flags.DEFINE_boolean('use_moving_averages', True,
+                       'Evaluate the weights\' moving averages when the '
+                       'checkpoint has them.')
+  # Model options.
+  flags.DEFINE_multi_string('model_option', [],
+                            'Model-specific option NAME=VALUE (int, float or '
+                            'string), e.g. --model_option=num_layers=3.')
+
+
+def parse_model_options(values):
+  """Parses `NAME=VALUE` strings into a dict with int/float/str values."""
+  options = {}
+  for item in values:
+    if '=' not in item:
+      raise ValueError(f'--model_option={item!r}: expected NAME=VALUE')
+    key, raw = item.split('=', 1)
+    value = raw
+    for cast in (int, float):
+      try:
+        value = cast(raw)
+        break
+      except ValueError:
+        continue
+    options[key.strip()] = value
+  return options
+
+
+def _pick(cls):
+  names = {f.name for f in dataclasses.fields(cls)}
+  values = {name: FLAGS[name].value for name in names
+            if name in FLAGS and name != 'model_options'}
+  values['model_options'] = parse_model_options(FLAGS.model_option)
+  return cls(**values)
+
+
+def training_config():
+  """Returns a TrainingConfig from the parsed flags."""
+  return _pick(TrainingConfig)
+
+
+def eval_config():
+  """Returns an EvalConfig from the parsed flags."""
+  return _pick(EvalConfig)

@@ -1,0 +1,101 @@
+"""Queue-runner batching shared by every dataset reader.
+
+A reader produces one example at a time (an image tensor and an int32 label,
+typically from `tf.compat.v1.train.slice_input_producer`) and hands it to
+`batch_examples`, which
+
+* standardises the image (`tf.image.per_image_standardization`),
+* batches it with `shuffle_batch` (training) or `batch` with
+  `allow_smaller_final_batch=True` (evaluation, so that every example is seen
+  exactly once),
+* reports the queue fill level as a summary, so a slow pipeline shows itself.
+
+Every reader returns an `InputBatch`. Queues are started by
+`MonitoredTrainingSession` or by `tf.compat.v1.train.start_queue_runners`; a
+pipeline built with `num_epochs` ends with `tf.errors.OutOfRangeError`.
+"""
+
+import collections
+import os
+
+import tensorflow as tf
+
+_V1 = tf.compat.v1
+
+InputBatch = collections.namedtuple(
+    'InputBatch', ['images', 'labels', 'num_examples', 'class_names'])
+InputBatch.__doc__ = """One batch of a dataset.
+
+Attributes:
+  images: float32 `[batch, H, W, C]`, standardised per image.
+  labels: int32 `[batch]`.
+  num_examples: number of examples in the split (an int).
+  class_names: list of class names; label i is class_names[i].
+"""
+
+# Collection of the queue fill-fraction tensors (see `queue_fill_fraction`).
+QUEUE_FILL = 'tf1cnn_queue_fill'
+
+
+def default_num_threads():
+  """Reader threads: one per core, at least 2, at most 8."""
+  return max(2, min(8, os.cpu_count() or 2))
+
+
+def standardize(image):
+  """`per_image_standardization` on a float image."""
+  return tf.image.per_image_standardization(image)
+
+
+def random_flip(image, seed=None):
+  """Random left-right flip (training augmentation)."""
+  return tf.image.random_flip_left_right(image, seed=seed)
+
+
+def queue_fill_fraction(queue_size, capacity, name):
+  """Records a queue's fill fraction as a scalar summary and returns it."""
+  fraction = tf.cast(queue_size, tf.float32) * (1.0 / capacity)
+  _V1.summary.scalar(f'queue/{name}/fraction_of_{capacity}_full', fraction)
+  _V1.add_to_collection(QUEUE_FILL, fraction)
+  return fraction
+
+
+def batch_examples(image, label, batch_size, is_training, num_threads=None,
+                   min_after_dequeue=None, capacity=None, seed=None,
+                   name='batch'):
+  """Batches single examples through a queue.
+
+  Args:
+    image: one preprocessed image `[H, W, C]` with a static shape.
+    label: scalar int32 label.
+    batch_size: examples per batch.
+    is_training: shuffle (`shuffle_batch`) when True; otherwise `batch` in
+      order with `allow_smaller_final_batch=True`.
+    num_threads: enqueue threads; training defaults to
+      `default_num_threads()`, evaluation uses 1 (to keep file order).
+    min_after_dequeue: shuffle buffer floor (training).
+    capacity: queue capacity.
+    seed: shuffle seed.
+    name: name scope, also used for the queue-fill summary.
+
+  Returns:
+    `(images, labels)` batch tensors.
+  """
+  label = tf.cast(label, tf.int32)
+  if is_training:
+    threads = num_threads or default_num_threads()
+    min_after_dequeue = (min_after_dequeue if min_after_dequeue is not None
+                         else max(4 * batch_size, 256))
+    capacity = capacity or (min_after_dequeue + (threads + 2) * batch_size)
+    images, labels = _V1.train.shuffle_batch(
+        [image, label], batch_size=batch_size, num_threads=threads,
+        capacity=capacity, min_after_dequeue=min_after_dequeue, seed=seed,
+        name=name)
+  else:
+    capacity = capacity or 4 * batch_size
+    # One thread keeps the order deterministic; allow_smaller_final_batch
+    # makes the last partial batch come out instead of being dropped.
+    images, labels = _V1.train.batch(
+        [image, label], batch_size=batch_size, num_threads=num_threads or 1,
+        capacity=capacity, allow_smaller_final_batch=True, name=name)
+  return images, labels

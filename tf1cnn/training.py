@@ -1,0 +1,386 @@
+"""Training in graph mode with `MonitoredTrainingSession`.
+
+`train(config)` builds one graph:
+
+    input pipeline (pinned to the CPU) -> network (is_training=True)
+    -> loss = sparse softmax cross-entropy + REGULARIZATION_LOSSES
+    -> optimizer.minimize, run after the UPDATE_OPS (batch norm statistics)
+    -> optional ExponentialMovingAverage of the weights
+
+and runs it in a `MonitoredTrainingSession`, which starts the queue runners,
+restores the latest checkpoint of `train_dir` (resume), saves checkpoints
+(`Saver(max_to_keep=keep_checkpoint_max)`) and summaries (loss, accuracy,
+learning rate, queue fill, a few input images). A log line every
+`log_every_n_steps` gives loss, batch accuracy, examples/sec and time left.
+
+Ctrl-C stops after the current step and saves a checkpoint (a second Ctrl-C
+aborts at once). Before anything is written, a checkpoint already in
+`train_dir` is checked against the new graph, so pointing a run at another
+model's directory is an error naming the checkpoint, and that checkpoint is
+left untouched.
+"""
+
+import dataclasses
+import math
+import os
+import signal
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tf1cnn import checkpoints
+from tf1cnn import inputs
+from tf1cnn import models
+from tf1cnn import runtime
+
+_V1 = tf.compat.v1
+
+
+def learning_rate_schedule(config, global_step, steps_per_epoch, total_steps):
+  """Returns the learning-rate tensor for `config.lr_schedule`.
+
+  Args:
+    config: TrainingConfig.
+    global_step: the global step tensor.
+    steps_per_epoch: steps in one epoch (float).
+    total_steps: planned number of steps (for cosine decay).
+  """
+  step = tf.cast(global_step, tf.float32)
+  base = tf.constant(config.learning_rate, tf.float32)
+  if config.lr_schedule == 'fixed':
+    lr = base
+  elif config.lr_schedule == 'exponential':
+    decay_steps = max(1.0, config.lr_decay_epochs * steps_per_epoch)
+    lr = base * tf.pow(config.lr_decay_rate, tf.floor(step / decay_steps))
+  elif config.lr_schedule == 'cosine':
+    progress = tf.minimum(step / float(max(1, total_steps)), 1.0)
+    lr = base * 0.5 * (1.0 + tf.cos(math.pi * progress))
+  else:
+    raise runtime.UserInputError(
+        f'--lr_schedule={config.lr_schedule!r}: use fixed, exponential or cosine')
+  if config.warmup_epochs > 0:
+    warmup_steps = config.warmup_epochs * steps_per_epoch
+    lr = lr * tf.minimum(1.0, (step + 1.0) / warmup_steps)
+  return tf.identity(lr, name='learning_rate')
+
+
+def make_optimizer(name, learning_rate, momentum=0.9):
+  """Returns a `tf.compat.v1.train` optimizer by name."""
+  if name == 'adam':
+    return _V1.train.AdamOptimizer(learning_rate)
+  if name == 'momentum':
+    return _V1.train.MomentumOptimizer(learning_rate, momentum)
+  if name == 'sgd':
+    return _V1.train.GradientDescentOptimizer(learning_rate)
+  if name == 'rmsprop':
+    return _V1.train.RMSPropOptimizer(learning_rate, momentum=momentum)
+  raise runtime.UserInputError(
+      f'--optimizer={name!r}: use adam, momentum, sgd or rmsprop')
+
+
+def total_loss(logits, labels, name='total_loss'):
+  """Mean sparse softmax cross-entropy plus all REGULARIZATION_LOSSES.
+
+  Returns:
+    `(total, cross_entropy)` scalar tensors.
+  """
+  cross_entropy = tf.reduce_mean(
+      tf.nn.sparse_softmax_cross_entropy_with_logits(
+          labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)),
+      name='cross_entropy')
+  regularization = _V1.get_collection(_V1.GraphKeys.REGULARIZATION_LOSSES)
+  if regularization:
+    total = tf.add(cross_entropy, tf.add_n(regularization), name=name)
+  else:
+    total = tf.identity(cross_entropy, name=name)
+  return total, cross_entropy
+
+
+def build_train_op(loss, optimizer, global_step, moving_average_decay=0.0,
+                   var_list=None):
+  """Creates the train op; it runs after every op in UPDATE_OPS.
+
+  With `moving_average_decay > 0` an `ExponentialMovingAverage` of the
+  trainable variables is updated after each step (shadow variables
+  `<var>/ExponentialMovingAverage`, restored by evaluation).
+  """
+  update_ops = _V1.get_collection(_V1.GraphKeys.UPDATE_OPS)
+  with tf.control_dependencies(update_ops):
+    train_op = optimizer.minimize(loss, global_step=global_step,
+                                  var_list=var_list)
+  if moving_average_decay:
+    ema = _V1.train.ExponentialMovingAverage(moving_average_decay, global_step)
+    with tf.control_dependencies([train_op]):
+      train_op = ema.apply(var_list or _V1.trainable_variables())
+  return train_op
+
+
+def check_model_dataset(model_name, info, image_size):
+  """Fails before training when a model cannot take a dataset's images.
+
+  Args:
+    model_name: registry name.
+    info: inputs.DatasetInfo.
+    image_size: the input size the run will use.
+
+  Raises:
+    UserInputError: saying which of channels / image size does not fit.
+  """
+  builder = models.get_builder(model_name)
+  if info.channels != builder.default_channels:
+    raise runtime.UserInputError(
+        f'--model={model_name} takes {builder.default_channels}-channel '
+        f'images but --dataset={info.name} has {info.channels} channel(s)')
+  if info.image_size is not None and image_size != info.image_size:
+    raise runtime.UserInputError(
+        f'--image_size={image_size} but --dataset={info.name} images are '
+        f'{info.image_size}x{info.image_size}; leave --image_size at 0')
+  if info.num_classes < 2:
+    raise runtime.UserInputError(f'--dataset={info.name} has only '
+                                 f'{info.num_classes} class(es)')
+
+
+def resolve_image_size(config_image_size, model_name, info):
+  """The image size a run uses: the flag, else the dataset's, else the model's."""
+  if config_image_size:
+    return int(config_image_size)
+  if info.image_size:
+    return int(info.image_size)
+  return int(models.get_builder(model_name).default_image_size)
+
+
+def lookup_dataset_info(dataset, data_dir):
+  """DatasetInfo, with an unknown dataset name turned into a UserInputError."""
+  try:
+    return inputs.dataset_info(dataset, data_dir)
+  except KeyError as e:
+    raise runtime.UserInputError(f'--dataset: {e.args[0]}') from None
+
+
+def check_model_name(model):
+  """Raises UserInputError listing the valid models for an unknown name."""
+  try:
+    models.get_builder(model)
+  except KeyError as e:
+    raise runtime.UserInputError(f'--model: {e.args[0]}') from None
+
+
+class _LoggingHook(_V1.train.SessionRunHook):
+  """Logs loss, batch accuracy, examples/sec and time left every N steps."""
+
+  def __init__(self, tensors, every_n_steps, batch_size, last_step):
+    self._tensors = tensors
+    self._every = max(1, every_n_steps)
+    self._batch_size = batch_size
+    self._last_step = last_step
+    self._start_time = None
+    self._start_step = None
+    self.history = []
+
+  def before_run(self, run_context):
+    return _V1.train.SessionRunArgs(self._tensors)
+
+  def after_run(self, run_context, run_values):
+    values = run_values.results
+    step = int(values['global_step'])
+    now = time.time()
+    if self._start_time is None:
+      # The first step includes graph warm-up; measure from here.
+      self._start_time, self._start_step = now, step
+      return
+    if step % self._every and step != self._last_step:
+      return
+    steps = step - self._start_step
+    elapsed = now - self._start_time
+    rate = steps * self._batch_size / elapsed if elapsed > 0 else 0.0
+    seconds_left = ((self._last_step - step) * elapsed / steps
+                    if steps else float('nan'))
+    self.history.append(dict(step=step, loss=float(values['loss']),
+                             accuracy=float(values['accuracy']),
+                             examples_per_sec=rate))
+    logging.info(
+        'step %d/%d  loss %.4f  batch accuracy %.3f  lr %.2e  '
+        '%.1f examples/sec  %s left', step, self._last_step,
+        values['loss'], values['accuracy'], values['learning_rate'], rate,
+        _format_seconds(seconds_left))
+    self._start_time, self._start_step = now, step
+
+  def throughput(self):
+    """Mean examples/sec over the logged intervals (None before any)."""
+    rates = [h['examples_per_sec'] for h in self.history]
+    return float(np.median(rates)) if rates else None
+
+
+def _format_seconds(seconds):
+  if not math.isfinite(seconds):
+    return '?'
+  seconds = int(seconds)
+  return f'{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
+
+
+class _StopOnSignal:
+  """First SIGINT/SIGTERM: finish the step and stop; second: abort."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      try:
+        self._previous[sig] = signal.signal(sig, self._handle)
+      except ValueError:  # Not the main thread: leave signals alone.
+        pass
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.requested:
+      raise KeyboardInterrupt
+    self.requested = True
+    logging.warning('signal %d: stopping after this step and saving a '
+                    'checkpoint (again to abort)', signum)
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+    return False
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """What a finished `train` call reports."""
+  global_step: int
+  final_loss: float
+  examples_per_sec: float
+  checkpoint: str
+  interrupted: bool
+
+
+def build_input_for(config, split, is_training, class_names=None,
+                    image_size=None, num_epochs=None, batch_size=None):
+  """Builds the dataset pipeline a config describes (input ops on the CPU)."""
+  options = dict(image_size=image_size, num_epochs=num_epochs,
+                 augment=config.augment if is_training else False,
+                 seed=getattr(config, 'seed', None),
+                 bad_images=config.bad_images)
+  if class_names is not None:
+    options['class_names'] = class_names
+  threads = getattr(config, 'input_threads', 0)
+  if threads:
+    options['num_threads'] = threads
+  with tf.device('/cpu:0'):
+    return inputs.build_input(config.dataset, config.data_dir, split,
+                              batch_size or config.batch_size, is_training,
+                              **options)
+
+
+def train(config, extra_hooks=None):
+  """Trains `config.model` on `config.dataset`; returns a TrainResult.
+
+  Args:
+    config: tf1cnn.flags.TrainingConfig.
+    extra_hooks: more SessionRunHooks.
+
+  Raises:
+    UserInputError: bad flags, data or an incompatible checkpoint.
+  """
+  check_model_name(config.model)
+  if config.batch_size <= 0:
+    raise runtime.UserInputError(f'--batch_size={config.batch_size} must be > 0')
+  if config.max_steps <= 0 and config.num_epochs <= 0:
+    raise runtime.UserInputError('set --max_steps or --num_epochs')
+  info = lookup_dataset_info(config.dataset, config.data_dir)
+  image_size = resolve_image_size(config.image_size, config.model, info)
+  check_model_dataset(config.model, info, image_size)
+  os.makedirs(config.train_dir, exist_ok=True)
+
+  graph = tf.Graph()
+  with graph.as_default():
+    if config.seed is not None:
+      _V1.set_random_seed(config.seed)
+    global_step = _V1.train.get_or_create_global_step()
+    batch = build_input_for(config, config.train_split, is_training=True,
+                            image_size=image_size)
+    steps_per_epoch = batch.num_examples / float(config.batch_size)
+    last_step = (config.max_steps if config.max_steps > 0 else
+                 int(math.ceil(config.num_epochs * steps_per_epoch)))
+    network_fn = models.get_network_fn(
+        config.model, num_classes=len(batch.class_names), is_training=True,
+        weight_decay=config.weight_decay, drop_rate=config.drop_rate,
+        **config.model_options)
+    logits, _ = network_fn(batch.images)
+    loss, cross_entropy = total_loss(logits, batch.labels)
+    accuracy = tf.reduce_mean(tf.cast(
+        tf.equal(tf.argmax(logits, 1, output_type=tf.int32), batch.labels),
+        tf.float32), name='batch_accuracy')
+    learning_rate = learning_rate_schedule(config, global_step,
+                                           steps_per_epoch, last_step)
+    optimizer = make_optimizer(config.optimizer, learning_rate, config.momentum)
+    train_op = build_train_op(loss, optimizer, global_step,
+                              config.moving_average_decay)
+
+    _V1.summary.scalar('loss/total', loss)
+    _V1.summary.scalar('loss/cross_entropy', cross_entropy)
+    _V1.summary.scalar('accuracy/batch', accuracy)
+    _V1.summary.scalar('learning_rate', learning_rate)
+    _V1.summary.image('input_images', batch.images, max_outputs=3)
+
+    existing = checkpoints.latest_checkpoint(config.train_dir)
+    if existing:
+      checkpoints.check_compatible(existing, _V1.global_variables(),
+                                   what=f'--model={config.model}')
+      stored_labels = checkpoints.read_labels(config.train_dir)
+      if stored_labels is not None and stored_labels != batch.class_names:
+        raise runtime.UserInputError(
+            f'{config.train_dir}/labels.txt lists classes {stored_labels} but '
+            f'the data has {batch.class_names}: use a new --train_dir')
+      logging.info('resuming from %s', existing)
+    checkpoints.write_labels(config.train_dir, batch.class_names)
+    checkpoints.write_run_config(config.train_dir, dict(
+        model=config.model, dataset=config.dataset, image_size=image_size,
+        channels=info.channels, num_classes=len(batch.class_names),
+        model_options=config.model_options,
+        moving_average_decay=config.moving_average_decay))
+
+    saver = _V1.train.Saver(max_to_keep=config.keep_checkpoint_max,
+                            save_relative_paths=True)
+    scaffold = _V1.train.Scaffold(saver=saver)
+    logging_hook = _LoggingHook(
+        dict(global_step=global_step, loss=loss, accuracy=accuracy,
+             learning_rate=learning_rate),
+        config.log_every_n_steps, config.batch_size, last_step)
+    hooks = [_V1.train.StopAtStepHook(last_step=last_step),
+             _V1.train.NanTensorHook(loss), logging_hook]
+    hooks.extend(extra_hooks or [])
+    save_steps = config.save_checkpoint_steps or None
+    save_secs = None if save_steps else config.save_checkpoint_secs
+    logging.info('training %s on %s: %d examples, %d classes, image %dx%d, '
+                 'batch %d, until step %d (%.2f epochs)', config.model,
+                 config.dataset, batch.num_examples, len(batch.class_names),
+                 image_size, image_size, config.batch_size, last_step,
+                 last_step / steps_per_epoch)
+    step_value, loss_value = 0, float('nan')
+    with _StopOnSignal() as stop_signal:
+      with _V1.train.MonitoredTrainingSession(
+          checkpoint_dir=config.train_dir, scaffold=scaffold, hooks=hooks,
+          save_checkpoint_steps=save_steps, save_checkpoint_secs=save_secs,
+          save_summaries_steps=max(1, config.log_every_n_steps),
+          log_step_count_steps=0,
+          config=runtime.session_config()) as sess:
+        while not sess.should_stop():
+          _, step_value, loss_value = sess.run([train_op, global_step, loss])
+          if stop_signal.requested:
+            break  # Leaving the block normally runs the final checkpoint save.
+    final = checkpoints.latest_checkpoint(config.train_dir)
+    if final:  # The fetched step was read before the last increment.
+      step_value = int(tf.train.load_variable(final, 'global_step'))
+    logging.info('stopped at step %d, loss %.4f; checkpoint %s%s',
+                 step_value, loss_value, final,
+                 ' (interrupted)' if stop_signal.requested else '')
+    return TrainResult(global_step=int(step_value), final_loss=float(loss_value),
+                       examples_per_sec=logging_hook.throughput() or 0.0,
+                       checkpoint=final or '',
+                       interrupted=stop_signal.requested)
