@@ -22,7 +22,6 @@ import tensorflow as tf
 from absl import logging
 
 from tf1cnn import checkpoints
-from tf1cnn import models
 from tf1cnn import runtime
 from tf1cnn import training
 
@@ -133,9 +132,8 @@ def evaluate(config):
         config, config.eval_split, is_training=False, class_names=class_names,
         image_size=image_size, num_epochs=1,
         batch_size=config.eval_batch_size)
-    network_fn = models.get_network_fn(
-        model, num_classes=len(batch.class_names), is_training=False,
-        **model_options)
+    network_fn = training.network_fn_for(
+        model, len(batch.class_names), is_training=False, **model_options)
     logits, _ = network_fn(batch.images)
     predictions = tf.argmax(logits, axis=1, output_type=tf.int32)
     var_map, used_averages = restore_var_map(prefix,

@@ -167,6 +167,15 @@ def check_model_name(model):
     raise runtime.UserInputError(f'--model: {e.args[0]}') from None
 
 
+def network_fn_for(model, num_classes, is_training, **options):
+  """`models.get_network_fn` with option errors as UserInputError."""
+  try:
+    return models.get_network_fn(model, num_classes, is_training=is_training,
+                                 **options)
+  except ValueError as e:
+    raise runtime.UserInputError(f'--model={model}: {e}') from None
+
+
 class _LoggingHook(_V1.train.SessionRunHook):
   """Logs loss, batch accuracy, examples/sec and time left every N steps."""
 
@@ -307,8 +316,8 @@ def train(config, extra_hooks=None):
     steps_per_epoch = batch.num_examples / float(config.batch_size)
     last_step = (config.max_steps if config.max_steps > 0 else
                  int(math.ceil(config.num_epochs * steps_per_epoch)))
-    network_fn = models.get_network_fn(
-        config.model, num_classes=len(batch.class_names), is_training=True,
+    network_fn = network_fn_for(
+        config.model, len(batch.class_names), is_training=True,
         weight_decay=config.weight_decay, drop_rate=config.drop_rate,
         **config.model_options)
     logits, _ = network_fn(batch.images)

@@ -14,11 +14,20 @@ Register a new model by adding it to `_NETWORKS` below (see WORKSPACE.md).
 """
 
 import functools
+import inspect
 
+from tf1cnn.models import bn_cnn
+from tf1cnn.models import cifar_cnn
+from tf1cnn.models import inception
 from tf1cnn.models import lenet5
+from tf1cnn.models import lenet5_bn
 
 _NETWORKS = {
     'lenet5': lenet5.lenet5,
+    'inception': inception.inception,
+    'bn_cnn': bn_cnn.bn_cnn,
+    'cifar_cnn': cifar_cnn.cifar_cnn,
+    'lenet5_bn': lenet5_bn.lenet5_bn,
 }
 
 
@@ -35,6 +44,35 @@ def get_builder(name):
   return _NETWORKS[name]
 
 
+def model_options(name):
+  """Names of the keyword options model `name` takes besides the common ones."""
+  parameters = inspect.signature(get_builder(name)).parameters
+  common = {'images', 'num_classes', 'is_training', 'weight_decay', 'scope'}
+  return [name for name, parameter in parameters.items()
+          if name not in common
+          and parameter.default is not inspect.Parameter.empty]
+
+
+def supported_options(name, options):
+  """Drops unset options a model does not take; rejects set ones.
+
+  Generic flags such as `drop_rate` are passed to every model; a model
+  without dropout ignores `drop_rate=0` but `drop_rate=0.5` is an error.
+
+  Raises:
+    ValueError: a non-default option the model does not take.
+  """
+  accepted = set(model_options(name))
+  kept = {}
+  for key, value in options.items():
+    if key in accepted:
+      kept[key] = value
+    elif value:
+      raise ValueError(f'model {name!r} has no option {key!r} (its options: '
+                       f'{", ".join(sorted(accepted)) or "none"})')
+  return kept
+
+
 def get_network_fn(name, num_classes, is_training=False, weight_decay=0.0,
                    **kwargs):
   """Returns `fn(images) -> (logits, end_points)` for model `name`.
@@ -48,8 +86,10 @@ def get_network_fn(name, num_classes, is_training=False, weight_decay=0.0,
 
   Raises:
     KeyError: unknown name; the message lists the valid ones.
+    ValueError: an option the model does not take (see `supported_options`).
   """
   builder = get_builder(name)
+  kwargs = supported_options(name, kwargs)
 
   @functools.wraps(builder)
   def network_fn(images, **call_kwargs):
