@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from tf1cnn import checkpoints
 from tf1cnn import evaluation
@@ -19,26 +18,11 @@ from tf1cnn import models
 from tf1cnn import runtime
 from tf1cnn import training
 
+from fixtures import make_striped_dataset
+
 runtime.use_graph_mode()
 _V1 = tf.compat.v1
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def make_striped_dataset(root, per_class=12, size=36, seed=0):
-  """Two learnable classes: horizontal vs vertical stripes, noisy colours."""
-  rng = np.random.RandomState(seed)
-  for split in ('train', 'test'):
-    for label, name in enumerate(['horizontal', 'vertical']):
-      folder = os.path.join(root, split, name)
-      os.makedirs(folder, exist_ok=True)
-      for i in range(per_class):
-        stripes = (np.arange(size) // 3 % 2).astype(np.float32)
-        pattern = stripes[:, None] if label == 0 else stripes[None, :]
-        pattern = np.broadcast_to(pattern, (size, size))
-        colour = rng.uniform(60, 255, 3)
-        pixels = pattern[..., None] * colour + rng.normal(0, 20, (size, size, 3))
-        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
-            os.path.join(folder, f'{i:02d}.png'))
 
 
 class _EvalLogitsHook(_V1.train.SessionRunHook):

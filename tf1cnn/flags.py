@@ -136,6 +136,11 @@ def define_flags(model='lenet5', dataset='image_folder'):
   flags.DEFINE_boolean('use_moving_averages', True,
                        'Evaluate the weights\' moving averages when the '
                        'checkpoint has them.')
+  # Export.
+  flags.DEFINE_string('export_dir', 'runs/export',
+                      'SavedModel base folder (scripts/export.py).')
+  flags.DEFINE_integer('export_version', None,
+                       'Export version; default the checkpoint\'s step.')
   # Model options.
   flags.DEFINE_multi_string('model_option', [],
                             'Model-specific option NAME=VALUE (int, float or '

@@ -19,7 +19,8 @@ stop a queue runner half-way through training.
 
 The pipeline is the classic one:
 `slice_input_producer([filenames, labels])` -> `tf.io.read_file` -> decode ->
-resize to `image_size` -> (random flip) -> `per_image_standardization` ->
+resize to `image_size` (training: random crop and flip, `augment_photo`) ->
+`per_image_standardization` ->
 `shuffle_batch` (training) or `batch(allow_smaller_final_batch=True)`
 (evaluation: every file exactly once, in order).
 """
@@ -189,6 +190,32 @@ def resize(image, image_size):
   return resized
 
 
+# Training crops are taken from the image resized this much larger.
+CROP_MARGIN = 1.15
+
+
+def augment_photo(image, image_size, seed=None):
+  """Training augmentation of a decoded photo: random crop and flip.
+
+  The image is resized to `CROP_MARGIN * image_size`, a random
+  `image_size` square is cropped from it (translation and a little zoom), and
+  flipped left-right at random.
+
+  Args:
+    image: `[H, W, C]` uint8 or float image of any size.
+    image_size: output side.
+    seed: op seed.
+
+  Returns:
+    float32 `[image_size, image_size, C]` in 0-255.
+  """
+  larger = int(round(image_size * CROP_MARGIN))
+  image = resize(image, larger)
+  image = tf.image.random_crop(
+      image, [image_size, image_size, image.shape[-1]], seed=seed)
+  return pipeline.random_flip(image, seed=seed)
+
+
 def dataset_info(name, data_dir, split='train'):
   """DatasetInfo for an image folder (class names from the `split` folder)."""
   del name
@@ -208,11 +235,11 @@ def build_input(name, data_dir, split, batch_size, is_training,
     data_dir: dataset root.
     split: 'train', 'test', ...
     batch_size: examples per batch.
-    is_training: shuffle and augment (random flip) when True.
+    is_training: shuffle and augment (`augment_photo`) when True.
     image_size: square output size.
     num_epochs: None repeats forever; an int ends the pipeline with
       OutOfRangeError after that many epochs (evaluation uses 1).
-    augment: random left-right flips while training.
+    augment: random crops and flips while training.
     seed: shuffle/augmentation seed.
     class_names: fix the label mapping (evaluation of a trained model).
     bad_images: 'fail' or 'skip'.
@@ -234,9 +261,10 @@ def build_input(name, data_dir, split, batch_size, is_training,
         num_epochs=num_epochs, shuffle=is_training, seed=seed,
         capacity=max(32, 4 * batch_size), name='filenames')
     image = decode_image(tf.io.read_file(filename))
-    image = resize(image, image_size)
     if is_training and augment:
-      image = pipeline.random_flip(image, seed=seed)
+      image = augment_photo(image, image_size, seed=seed)
+    else:
+      image = resize(image, image_size)
     image = pipeline.standardize(image)
     images, batch_labels = pipeline.batch_examples(
         image, label, batch_size, is_training, num_threads=num_threads,

@@ -1,0 +1,23 @@
+"""Small generated datasets shared by the tests."""
+
+import os
+
+import numpy as np
+from PIL import Image
+
+
+def make_striped_dataset(root, per_class=12, size=36, seed=0):
+  """Two learnable classes: horizontal vs vertical stripes, noisy colours."""
+  rng = np.random.RandomState(seed)
+  for split in ('train', 'test'):
+    for label, name in enumerate(['horizontal', 'vertical']):
+      folder = os.path.join(root, split, name)
+      os.makedirs(folder, exist_ok=True)
+      for i in range(per_class):
+        stripes = (np.arange(size) // 3 % 2).astype(np.float32)
+        pattern = stripes[:, None] if label == 0 else stripes[None, :]
+        pattern = np.broadcast_to(pattern, (size, size))
+        colour = rng.uniform(60, 255, 3)
+        pixels = pattern[..., None] * colour + rng.normal(0, 20, (size, size, 3))
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
+            os.path.join(folder, f'{i:02d}.png'))
