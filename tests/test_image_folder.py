@@ -176,14 +176,15 @@ class PipelineTest(tf.test.TestCase):
   def test_training_pipeline_shuffles_and_labels_match(self):
     root = tempfile.mkdtemp(dir=self.get_temp_dir())
     rng = np.random.RandomState(3)
-    # Each class gets a distinct constant colour so a label can be checked
-    # from the pixels of a shuffled, flipped batch.
-    for label, name in enumerate(['black', 'white']):
+    # Class 0: dark centre on a light border; class 1: the reverse. A random
+    # crop keeps some border, so the centre's sign after standardisation
+    # tells the label of a shuffled, cropped, flipped example.
+    for label, name in enumerate(['dark_centre', 'light_centre']):
       folder = os.path.join(root, 'train', name)
       os.makedirs(folder)
       for i in range(8):
-        pixels = np.full((20, 20, 3), 255 * label, np.uint8)
-        pixels[0, 0] = rng.randint(0, 256, 3)
+        pixels = np.full((20, 20, 3), 255 * (1 - label), np.uint8)
+        pixels[4:16, 4:16] = 255 * label
         Image.fromarray(pixels).save(os.path.join(folder, f'{i}.png'))
     with tf.Graph().as_default():
       _V1.set_random_seed(0)
@@ -194,7 +195,6 @@ class PipelineTest(tf.test.TestCase):
         for _ in range(3):
           images, labels = sess.run([batch.images, batch.labels])
           centre = images[:, 8, 8, 0]
-          # Standardised: the black image's centre is below its mean.
           self.assertAllEqual(centre > 0, labels == 1)
 
 
