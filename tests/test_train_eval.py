@@ -194,13 +194,18 @@ class ScriptErrorsTest(tf.test.TestCase):
     deadline = time.time() + 120
     # Wait until a few steps have been logged, then press Ctrl-C.
     lines = []
-    while time.time() < deadline:
-      line = process.stderr.readline()
-      lines.append(line)
-      if 'step 5/' in line:
-        break
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    try:
+      while time.time() < deadline:
+        line = process.stderr.readline()
+        lines.append(line)
+        if 'step 5/' in line:
+          break
+      process.send_signal(signal.SIGINT)
+      out, err = process.communicate(timeout=120)
+    finally:
+      if process.poll() is None:  # never leave the trainer running
+        process.kill()
+        process.wait()
     self.assertEqual(process.returncode, 0, ''.join(lines) + err)
     prefix = checkpoints.latest_checkpoint(train_dir)
     self.assertIsNotNone(prefix)

@@ -22,7 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from tf1cnn import checkpoints
-from tf1cnn import runtime
+from tf1cnn import precision
 from tf1cnn import training
 
 _V1 = tf.compat.v1
@@ -122,6 +122,9 @@ def evaluate(config):
   image_size = int(config.image_size or run_config.get('image_size') or
                    training.resolve_image_size(0, model, info))
   training.check_model_dataset(model, info, image_size)
+  session_config = precision.session_config(
+      getattr(config, 'precision', 'fp32'),
+      getattr(config, 'precision_fallback', False))
   model_options = dict(run_config.get('model_options') or {})
   model_options.update(config.model_options)
 
@@ -142,8 +145,9 @@ def evaluate(config):
     saver = _V1.train.Saver(var_map)
     num_classes = len(batch.class_names)
     confusion = np.zeros([num_classes, num_classes], np.int64)
-    with _V1.Session(config=runtime.session_config()) as sess:
-      sess.run(_V1.local_variables_initializer())
+    with _V1.Session(config=session_config) as sess:
+      # tables_initializer also starts a --pipeline=tfdata iterator.
+      sess.run([_V1.local_variables_initializer(), _V1.tables_initializer()])
       saver.restore(sess, prefix)
       step = int(sess.run(global_step))
       coord = _V1.train.Coordinator()

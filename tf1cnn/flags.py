@@ -20,6 +20,9 @@ FLAGS = flags.FLAGS
 OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop')
 LR_SCHEDULES = ('fixed', 'exponential', 'cosine')
 BAD_IMAGE_POLICIES = ('fail', 'skip')
+PIPELINES = ('queue', 'cached', 'tfdata')
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+JPEG_DECODES = ('auto', 'reduced', 'full')
 
 
 @dataclasses.dataclass
@@ -44,6 +47,7 @@ class TrainingConfig:
   drop_rate: float = 0.0
   moving_average_decay: float = 0.0
   augment: bool = True
+  augmentation: str = ''
   seed: Optional[int] = None
   save_checkpoint_steps: int = 0
   save_checkpoint_secs: int = 600
@@ -52,6 +56,16 @@ class TrainingConfig:
   bad_images: str = 'fail'
   input_threads: int = 0
   train_split: str = 'train'
+  devices: str = ''
+  ps_hosts: str = ''
+  worker_hosts: str = ''
+  job_name: str = ''
+  task_index: int = 0
+  pipeline: str = 'queue'
+  jpeg_decode: str = 'auto'
+  cache_dir: str = ''
+  precision: str = 'fp32'
+  precision_fallback: bool = False
   model_options: dict = dataclasses.field(default_factory=dict)
 
 
@@ -69,6 +83,11 @@ class EvalConfig:
   metrics_json: str = ''
   bad_images: str = 'fail'
   use_moving_averages: bool = True
+  pipeline: str = 'queue'
+  jpeg_decode: str = 'auto'
+  cache_dir: str = ''
+  precision: str = 'fp32'
+  precision_fallback: bool = False
   model_options: dict = dataclasses.field(default_factory=dict)
 
 
@@ -114,6 +133,12 @@ def define_flags(model='lenet5', dataset='image_folder'):
                      'Keep an ExponentialMovingAverage of the weights (e.g. '
                      '0.999); evaluation then restores the averages. 0: off.')
   flags.DEFINE_boolean('augment', True, 'Training augmentation (flip/crop).')
+  flags.DEFINE_string('augmentation', '',
+                      'Augmentation policy of array datasets (Fashion-MNIST, '
+                      'MNIST, CIFAR): none, flip, light (2-px pad + crop + '
+                      'flip), standard (4-px pad + crop + flip); empty = the '
+                      'dataset default (none for MNIST formats, standard for '
+                      'CIFAR).')
   flags.DEFINE_integer('seed', None, 'Graph-level random seed.')
   flags.DEFINE_integer('save_checkpoint_steps', 0,
                        'Checkpoint every N steps (0: use save_checkpoint_secs).')
@@ -126,6 +151,40 @@ def define_flags(model='lenet5', dataset='image_folder'):
                     'them and report how many were skipped.')
   flags.DEFINE_integer('input_threads', 0,
                        'Input reader threads; 0 = from the number of cores.')
+  # Input pipeline and precision (training and evaluation).
+  flags.DEFINE_enum('pipeline', 'queue', PIPELINES,
+                    'Image-folder input: queue (queue runners decoding the '
+                    'files every epoch), cached (decode once into a uint8 '
+                    'cache under --cache_dir, then read it with queue '
+                    'runners; augmentation still per step) or tfdata '
+                    '(tf.data in graph mode).')
+  flags.DEFINE_enum('jpeg_decode', 'auto', JPEG_DECODES,
+                    'reduced: decode large JPEGs at 1/2, 1/4 or 1/8 scale in '
+                    'the DCT domain before resizing; full: decode at full '
+                    'size; auto: full for --pipeline=queue, reduced for '
+                    'cached and tfdata.')
+  flags.DEFINE_string('cache_dir', '',
+                      'Decoded-image cache of --pipeline=cached for this '
+                      'dataset; empty = $TF1CNN_CACHE_DIR or ~/.cache/tf1cnn, '
+                      'one sub-folder per data_dir.')
+  flags.DEFINE_enum('precision', 'fp32', PRECISIONS,
+                    'fp32; bf16: oneDNN bfloat16 graph rewrite (CPUs with '
+                    'avx512_bf16/AMX); fp16: automatic mixed precision with '
+                    'dynamic loss scaling (GPUs). Weights and checkpoints '
+                    'stay float32.')
+  flags.DEFINE_boolean('precision_fallback', False,
+                       'Fall back to fp32 when --precision is not supported '
+                       'here (otherwise that is an error).')
+  # Multi-device and multi-machine training (tf1cnn/distributed.py).
+  flags.DEFINE_string('devices', '',
+                      'Comma-separated devices, one model tower each, e.g. '
+                      'gpu:0,gpu:1 (the batch is split evenly); empty = '
+                      'TensorFlow\'s default placement.')
+  flags.DEFINE_string('ps_hosts', '', 'Parameter servers, host:port,...')
+  flags.DEFINE_string('worker_hosts', '', 'Workers, host:port,...')
+  flags.DEFINE_string('job_name', '', 'This task\'s job: ps or worker.')
+  flags.DEFINE_integer('task_index', 0, 'This task\'s index in its job; '
+                       'worker 0 is the chief (checkpoints, summaries).')
   # Evaluation.
   flags.DEFINE_string('checkpoint_path', '',
                       'Checkpoint prefix or directory to evaluate; empty = '

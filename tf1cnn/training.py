@@ -20,6 +20,7 @@ model's directory is an error naming the checkpoint, and that checkpoint is
 left untouched.
 """
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -31,9 +32,15 @@ import tensorflow as tf
 from absl import logging
 
 from tf1cnn import checkpoints
+from tf1cnn import distributed
 from tf1cnn import inputs
 from tf1cnn import models
+from tf1cnn import precision
 from tf1cnn import runtime
+from tf1cnn.inputs import cache as cache_input
+from tf1cnn.inputs import device
+from tf1cnn.inputs import jpeg
+from tf1cnn.inputs import tfdata
 
 _V1 = tf.compat.v1
 
@@ -80,8 +87,15 @@ def make_optimizer(name, learning_rate, momentum=0.9):
       f'--optimizer={name!r}: use adam, momentum, sgd or rmsprop')
 
 
-def total_loss(logits, labels, name='total_loss'):
-  """Mean sparse softmax cross-entropy plus all REGULARIZATION_LOSSES.
+def total_loss(logits, labels, regularization_scope=None, name='total_loss'):
+  """Mean sparse softmax cross-entropy plus the REGULARIZATION_LOSSES.
+
+  Args:
+    logits: `[batch, classes]`.
+    labels: `[batch]` int labels.
+    regularization_scope: count only the regularisation losses whose name
+      starts with this scope (one tower's); None counts them all.
+    name: name of the total.
 
   Returns:
     `(total, cross_entropy)` scalar tensors.
@@ -90,7 +104,8 @@ def total_loss(logits, labels, name='total_loss'):
       tf.nn.sparse_softmax_cross_entropy_with_logits(
           labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)),
       name='cross_entropy')
-  regularization = _V1.get_collection(_V1.GraphKeys.REGULARIZATION_LOSSES)
+  regularization = _V1.get_collection(_V1.GraphKeys.REGULARIZATION_LOSSES,
+                                      regularization_scope)
   if regularization:
     total = tf.add(cross_entropy, tf.add_n(regularization), name=name)
   else:
@@ -99,17 +114,31 @@ def total_loss(logits, labels, name='total_loss'):
 
 
 def build_train_op(loss, optimizer, global_step, moving_average_decay=0.0,
-                   var_list=None):
-  """Creates the train op; it runs after every op in UPDATE_OPS.
+                   var_list=None, grads_and_vars=None, update_ops=None):
+  """Creates the train op; it runs after the batch-norm update ops.
 
   With `moving_average_decay > 0` an `ExponentialMovingAverage` of the
   trainable variables is updated after each step (shadow variables
   `<var>/ExponentialMovingAverage`, restored by evaluation).
+
+  Args:
+    loss: the loss to minimise (ignored when `grads_and_vars` is given).
+    optimizer: a `tf.compat.v1.train.Optimizer`.
+    global_step: incremented by the train op.
+    moving_average_decay: weight averaging; 0 turns it off.
+    var_list: variables to train (default: all trainable).
+    grads_and_vars: precomputed gradients (e.g. averaged over towers).
+    update_ops: ops to run first; default the UPDATE_OPS collection.
   """
-  update_ops = _V1.get_collection(_V1.GraphKeys.UPDATE_OPS)
+  if update_ops is None:
+    update_ops = _V1.get_collection(_V1.GraphKeys.UPDATE_OPS)
   with tf.control_dependencies(update_ops):
-    train_op = optimizer.minimize(loss, global_step=global_step,
-                                  var_list=var_list)
+    if grads_and_vars is not None:
+      train_op = optimizer.apply_gradients(grads_and_vars,
+                                           global_step=global_step)
+    else:
+      train_op = optimizer.minimize(loss, global_step=global_step,
+                                    var_list=var_list)
   if moving_average_decay:
     ema = _V1.train.ExponentialMovingAverage(moving_average_decay, global_step)
     with tf.control_dependencies([train_op]):
@@ -269,7 +298,8 @@ class TrainResult:
 
 
 def build_input_for(config, split, is_training, class_names=None,
-                    image_size=None, num_epochs=None, batch_size=None):
+                    image_size=None, num_epochs=None, batch_size=None,
+                    input_device='/cpu:0'):
   """Builds the dataset pipeline a config describes (input ops on the CPU)."""
   options = dict(image_size=image_size, num_epochs=num_epochs,
                  augment=config.augment if is_training else False,
@@ -277,13 +307,36 @@ def build_input_for(config, split, is_training, class_names=None,
                  bad_images=config.bad_images)
   if class_names is not None:
     options['class_names'] = class_names
+  if is_training and getattr(config, 'augmentation', ''):
+    options['augmentation'] = config.augmentation
   threads = getattr(config, 'input_threads', 0)
   if threads:
     options['num_threads'] = threads
-  with tf.device('/cpu:0'):
-    return inputs.build_input(config.dataset, config.data_dir, split,
-                              batch_size or config.batch_size, is_training,
-                              **options)
+  pipeline_name = getattr(config, 'pipeline', '') or 'queue'
+  decode = getattr(config, 'jpeg_decode', '') or 'auto'
+  if pipeline_name not in _PIPELINES:
+    raise runtime.UserInputError(
+        f'--pipeline={pipeline_name!r}: use {", ".join(_PIPELINES)}')
+  if decode not in ('auto',) + jpeg.DECODE_MODES:
+    raise runtime.UserInputError(
+        f'--jpeg_decode={decode!r}: use auto, {", ".join(jpeg.DECODE_MODES)}')
+  if pipeline_name == 'queue' and decode in ('auto', 'full'):
+    builder = inputs.build_input  # The plain queue pipeline of the dataset.
+  else:
+    if config.dataset != 'image_folder':
+      raise runtime.UserInputError(
+          f'--pipeline={pipeline_name} --jpeg_decode={decode} needs '
+          f'--dataset=image_folder, not {config.dataset}')
+    options.update(decode='reduced' if decode == 'auto' else decode,
+                   cache_dir=getattr(config, 'cache_dir', ''))
+    builder = _PIPELINES[pipeline_name].build_input
+  with tf.device(input_device):
+    return builder(config.dataset, config.data_dir, split,
+                   batch_size or config.batch_size, is_training, **options)
+
+
+# --pipeline -> module for image folders (queue with --jpeg_decode=reduced).
+_PIPELINES = {'queue': jpeg, 'cached': cache_input, 'tfdata': tfdata}
 
 
 def train(config, extra_hooks=None):
@@ -304,15 +357,34 @@ def train(config, extra_hooks=None):
   info = lookup_dataset_info(config.dataset, config.data_dir)
   image_size = resolve_image_size(config.image_size, config.model, info)
   check_model_dataset(config.model, info, image_size)
+  run_precision = precision.resolve(getattr(config, 'precision', 'fp32'),
+                                    getattr(config, 'precision_fallback', False))
+  devices = distributed.parse_devices(getattr(config, 'devices', ''))
+  cluster = distributed.cluster_config(
+      getattr(config, 'ps_hosts', ''), getattr(config, 'worker_hosts', ''),
+      getattr(config, 'job_name', ''), getattr(config, 'task_index', 0))
+  server = None
+  if cluster is not None:
+    server = distributed.start_server(cluster)
+    if cluster.job_name == 'ps':
+      logging.info('parameter server %d serving at %s', cluster.task_index,
+                   cluster.ps_hosts[cluster.task_index])
+      server.join()  # Serves until the process is stopped.
+      return None
+  is_chief = cluster is None or cluster.is_chief
   os.makedirs(config.train_dir, exist_ok=True)
 
   graph = tf.Graph()
-  with graph.as_default():
+  with graph.as_default(), _V1.device(
+      distributed.worker_device_setter(cluster) if cluster else None):
     if config.seed is not None:
       _V1.set_random_seed(config.seed)
     global_step = _V1.train.get_or_create_global_step()
-    batch = build_input_for(config, config.train_split, is_training=True,
-                            image_size=image_size)
+    batch = build_input_for(
+        config, config.train_split, is_training=True, image_size=image_size,
+        input_device=(f'/job:worker/task:{cluster.task_index}/cpu:0'
+                      if cluster else '/cpu:0'))
+    batch, staging_hooks = device.maybe_stage(batch)
     steps_per_epoch = batch.num_examples / float(config.batch_size)
     last_step = (config.max_steps if config.max_steps > 0 else
                  int(math.ceil(config.num_epochs * steps_per_epoch)))
@@ -320,16 +392,32 @@ def train(config, extra_hooks=None):
         config.model, len(batch.class_names), is_training=True,
         weight_decay=config.weight_decay, drop_rate=config.drop_rate,
         **config.model_options)
-    logits, _ = network_fn(batch.images)
-    loss, cross_entropy = total_loss(logits, batch.labels)
-    accuracy = tf.reduce_mean(tf.cast(
-        tf.equal(tf.argmax(logits, 1, output_type=tf.int32), batch.labels),
-        tf.float32), name='batch_accuracy')
     learning_rate = learning_rate_schedule(config, global_step,
                                            steps_per_epoch, last_step)
-    optimizer = make_optimizer(config.optimizer, learning_rate, config.momentum)
-    train_op = build_train_op(loss, optimizer, global_step,
-                              config.moving_average_decay)
+    optimizer = precision.wrap_optimizer(
+        make_optimizer(config.optimizer, learning_rate, config.momentum),
+        run_precision)
+    if len(devices) > 1:
+      towers = distributed.build_towers(network_fn, batch.images, batch.labels,
+                                        devices, optimizer, total_loss)
+      logits, labels = towers.logits, towers.labels
+      loss, cross_entropy = towers.loss, towers.cross_entropy
+      train_op = build_train_op(loss, optimizer, global_step,
+                                config.moving_average_decay,
+                                grads_and_vars=towers.grads_and_vars,
+                                update_ops=towers.update_ops)
+    else:
+      # tf.device(None) would clear the replica device setter: only pin
+      # the model when a device was asked for.
+      with tf.device(devices[0]) if devices else contextlib.nullcontext():
+        logits, _ = network_fn(batch.images)
+        labels = batch.labels
+        loss, cross_entropy = total_loss(logits, labels)
+        train_op = build_train_op(loss, optimizer, global_step,
+                                  config.moving_average_decay)
+    accuracy = tf.reduce_mean(tf.cast(
+        tf.equal(tf.argmax(logits, 1, output_type=tf.int32), labels),
+        tf.float32), name='batch_accuracy')
 
     _V1.summary.scalar('loss/total', loss)
     _V1.summary.scalar('loss/cross_entropy', cross_entropy)
@@ -338,7 +426,7 @@ def train(config, extra_hooks=None):
     _V1.summary.image('input_images', batch.images, max_outputs=3)
 
     existing = checkpoints.latest_checkpoint(config.train_dir)
-    if existing:
+    if existing and is_chief:
       checkpoints.check_compatible(existing, _V1.global_variables(),
                                    what=f'--model={config.model}')
       stored_labels = checkpoints.read_labels(config.train_dir)
@@ -347,12 +435,13 @@ def train(config, extra_hooks=None):
             f'{config.train_dir}/labels.txt lists classes {stored_labels} but '
             f'the data has {batch.class_names}: use a new --train_dir')
       logging.info('resuming from %s', existing)
-    checkpoints.write_labels(config.train_dir, batch.class_names)
-    checkpoints.write_run_config(config.train_dir, dict(
-        model=config.model, dataset=config.dataset, image_size=image_size,
-        channels=info.channels, num_classes=len(batch.class_names),
-        model_options=config.model_options,
-        moving_average_decay=config.moving_average_decay))
+    if is_chief:
+      checkpoints.write_labels(config.train_dir, batch.class_names)
+      checkpoints.write_run_config(config.train_dir, dict(
+          model=config.model, dataset=config.dataset, image_size=image_size,
+          channels=info.channels, num_classes=len(batch.class_names),
+          model_options=config.model_options,
+          moving_average_decay=config.moving_average_decay))
 
     saver = _V1.train.Saver(max_to_keep=config.keep_checkpoint_max,
                             save_relative_paths=True)
@@ -362,7 +451,11 @@ def train(config, extra_hooks=None):
              learning_rate=learning_rate),
         config.log_every_n_steps, config.batch_size, last_step)
     hooks = [_V1.train.StopAtStepHook(last_step=last_step),
-             _V1.train.NanTensorHook(loss), logging_hook]
+             _V1.train.NanTensorHook(loss), logging_hook,
+             device.InputWaitHook(config.batch_size,
+                                  every_n_steps=max(1, config.log_every_n_steps
+                                                    // 5))]
+    hooks.extend(staging_hooks)
     hooks.extend(extra_hooks or [])
     save_steps = config.save_checkpoint_steps or None
     save_secs = None if save_steps else config.save_checkpoint_secs
@@ -374,11 +467,15 @@ def train(config, extra_hooks=None):
     step_value, loss_value = 0, float('nan')
     with _StopOnSignal() as stop_signal:
       with _V1.train.MonitoredTrainingSession(
+          master=server.target if server else '', is_chief=is_chief,
           checkpoint_dir=config.train_dir, scaffold=scaffold, hooks=hooks,
           save_checkpoint_steps=save_steps, save_checkpoint_secs=save_secs,
           save_summaries_steps=max(1, config.log_every_n_steps),
           log_step_count_steps=0,
-          config=runtime.session_config()) as sess:
+          config=precision.apply_to_config(
+              distributed.restrict_to_own_tasks(distributed.add_cpu_devices(
+                  runtime.session_config(), devices), cluster),
+              run_precision)) as sess:
         while not sess.should_stop():
           _, step_value, loss_value = sess.run([train_op, global_step, loss])
           if stop_signal.requested:

@@ -1,0 +1,215 @@
+"""Towers on two logical CPU devices, and the cluster flag checks."""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from tf1cnn import distributed
+from tf1cnn import evaluation
+from tf1cnn import flags as tf1cnn_flags
+from tf1cnn import models
+from tf1cnn import runtime
+from tf1cnn import training
+
+from fixtures import make_striped_dataset
+
+runtime.use_graph_mode()
+_V1 = tf.compat.v1
+
+
+def _two_cpus():
+  return _V1.ConfigProto(device_count={'CPU': 2}, allow_soft_placement=False)
+
+
+class TowerTest(tf.test.TestCase):
+
+  def test_parse_devices(self):
+    self.assertEqual(distributed.parse_devices('cpu:0, /gpu:1'),
+                     ['/cpu:0', '/gpu:1'])
+    self.assertEqual(distributed.parse_devices(''), [])
+    with self.assertRaisesRegex(runtime.UserInputError, "'tpu:0'"):
+      distributed.parse_devices('tpu:0')
+
+  def test_batch_norm_towers_share_variables_and_update_from_tower_0(self):
+    rng = np.random.RandomState(0)
+    images = rng.randn(8, 28, 28, 1).astype(np.float32)
+    labels = rng.randint(0, 10, 8).astype(np.int32)
+    with tf.Graph().as_default() as graph:
+      network_fn = models.get_network_fn('lenet5_bn', 10, is_training=True)
+      towers = distributed.build_towers(
+          network_fn, tf.constant(images), tf.constant(labels),
+          ['/cpu:0', '/cpu:1'], _V1.train.GradientDescentOptimizer(0.1),
+          training.total_loss)
+      variables = {v.op.name: v for v in _V1.global_variables()}
+      self.assertLen(variables, 18)  # one set, shared by both towers
+      self.assertLen(towers.update_ops, 4)  # two batch norms, tower 0 only
+      for op in towers.update_ops:
+        self.assertTrue(op.name.startswith('tower_0/'), op.name)
+      self.assertEqual(towers.logits.shape.as_list(), [8, 10])
+      bn_input = graph.get_tensor_by_name('tower_0/lenet5_bn/conv1/BiasAdd:0')
+      with _V1.Session(graph=graph, config=_two_cpus()) as sess:
+        sess.run(_V1.global_variables_initializer())
+        tower0_features = sess.run(bn_input)
+        sess.run(towers.update_ops)
+        moving_mean = sess.run(
+            variables['lenet5_bn/conv1/batch_norm/moving_mean'])
+    # Tower 0 saw the first half of the batch; one update with decay 0.99
+    # from zero leaves 1% of its batch mean.
+    self.assertEqual(tower0_features.shape[0], 4)
+    self.assertAllClose(moving_mean,
+                        0.01 * tower0_features.mean(axis=(0, 1, 2)),
+                        rtol=1e-4, atol=1e-7)
+
+
+  def test_towers_without_batch_norm_match_exactly(self):
+    rng = np.random.RandomState(1)
+    images = rng.randn(6, 32, 32, 3).astype(np.float32)
+    labels = rng.randint(0, 10, 6).astype(np.int32)
+
+    def run(devices):
+      with tf.Graph().as_default() as graph:
+        _V1.set_random_seed(5)
+        network_fn = models.get_network_fn('cifar_cnn', 10, is_training=True,
+                                           weight_decay=1e-3)
+        optimizer = _V1.train.GradientDescentOptimizer(0.1)
+        if devices:
+          towers = distributed.build_towers(
+              network_fn, tf.constant(images), tf.constant(labels), devices,
+              optimizer, training.total_loss)
+          grads_and_vars, loss = towers.grads_and_vars, towers.loss
+        else:
+          logits, _ = network_fn(tf.constant(images))
+          loss, _ = training.total_loss(logits, tf.constant(labels))
+          grads_and_vars = optimizer.compute_gradients(loss)
+        placement = {op.name: op.device for op in graph.get_operations()}
+        with _V1.Session(graph=graph, config=_two_cpus()) as sess:
+          sess.run(_V1.global_variables_initializer())
+          grads = sess.run({v.op.name: g for g, v in grads_and_vars})
+          return grads, sess.run(loss), placement
+
+    one, one_loss, _ = run([])
+    two, two_loss, placement = run(['/cpu:0', '/cpu:1'])
+    self.assertAllClose(one_loss, two_loss, rtol=1e-5)
+    for name in one:
+      self.assertAllClose(one[name], two[name], rtol=1e-4, atol=1e-6, msg=name)
+    tower1_convs = [op for op, dev in placement.items()
+                    if op.startswith('tower_1/') and op.endswith('Conv2D')]
+    self.assertTrue(tower1_convs)
+    for op in tower1_convs:
+      self.assertIn('CPU:1', placement[op].upper())
+    variable_devices = {dev for op, dev in placement.items()
+                        if op.endswith('/weights') and not op.startswith('tower')}
+    self.assertEqual({d.upper() for d in variable_devices}, {'/CPU:0'})
+
+  def test_uneven_split_is_refused(self):
+    with tf.Graph().as_default():
+      with self.assertRaisesRegex(runtime.UserInputError, 'multiple of'):
+        distributed.split_evenly([tf.zeros([5, 2])], 2)
+
+
+class ClusterConfigTest(tf.test.TestCase):
+
+  def test_flags(self):
+    self.assertIsNone(distributed.cluster_config('', '', '', 0))
+    cluster = distributed.cluster_config('h:1', 'h:2,h:3', 'worker', 1)
+    self.assertFalse(cluster.is_chief)
+    self.assertTrue(distributed.cluster_config('h:1', 'h:2', 'worker', 0).is_chief)
+    with self.assertRaisesRegex(runtime.UserInputError, '--task_index=2'):
+      distributed.cluster_config('h:1', 'h:2,h:3', 'worker', 2)
+    with self.assertRaisesRegex(runtime.UserInputError, '--job_name'):
+      distributed.cluster_config('h:1', 'h:2', 'chief', 0)
+    with self.assertRaisesRegex(runtime.UserInputError, 'no :port'):
+      distributed.cluster_config('h', 'h:2', 'ps', 0)
+
+  def test_replica_device_setter_puts_variables_on_ps(self):
+    cluster = distributed.cluster_config('localhost:1,localhost:2',
+                                         'localhost:3', 'worker', 0)
+    with tf.Graph().as_default():
+      with _V1.device(distributed.worker_device_setter(cluster)):
+        models.get_network_fn('lenet5_bn', 10)(tf.zeros([1, 28, 28, 1]))
+        devices = {v.device for v in _V1.global_variables()}
+    self.assertEqual(devices, {'/job:ps/task:0', '/job:ps/task:1'})
+
+
+
+
+class TrainWithTowersAndClusterTest(tf.test.TestCase):
+  """train() with two CPU towers, and with a local ps + 2 workers cluster."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.data_dir = tempfile.mkdtemp()
+    make_striped_dataset(cls.data_dir, per_class=8)
+
+  def _config(self, train_dir, **overrides):
+    config = tf1cnn_flags.TrainingConfig(
+        model='lenet5', data_dir=self.data_dir, train_dir=train_dir,
+        image_size=32, batch_size=8, max_steps=40, learning_rate=3e-3,
+        seed=1, input_threads=2, log_every_n_steps=10)
+    for key, value in overrides.items():
+      setattr(config, key, value)
+    return config
+
+  def test_two_cpu_towers_train(self):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    result = training.train(self._config(train_dir, devices='cpu:0,cpu:1'))
+    self.assertEqual(result.global_step, 40)
+    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+        model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
+    self.assertGreaterEqual(metrics['accuracy'], 0.9)
+    with self.assertRaisesRegex(runtime.UserInputError, 'multiple of'):
+      training.train(self._config(tempfile.mkdtemp(dir=self.get_temp_dir()),
+                                  batch_size=9, devices='cpu:0,cpu:1'))
+
+  def test_parameter_server_and_two_workers(self):
+    ports = [_free_port() for _ in range(3)]
+    ps_hosts = f'localhost:{ports[0]}'
+    worker_hosts = f'localhost:{ports[1]},localhost:{ports[2]}'
+    train_dir = os.path.join(self.get_temp_dir(), 'cluster')
+    common = [sys.executable, 'scripts/train.py', '--model=lenet5',
+              f'--data_dir={self.data_dir}', f'--train_dir={train_dir}',
+              '--image_size=32', '--batch_size=8', '--max_steps=300',
+              '--input_threads=2', f'--ps_hosts={ps_hosts}',
+              f'--worker_hosts={worker_hosts}', '--log_every_n_steps=5']
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ps = subprocess.Popen(common + ['--job_name=ps', '--task_index=0'],
+                          cwd=root, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    workers = []
+    try:
+      for index in range(2):  # the chief first, so it initialises the ps
+        workers.append(subprocess.Popen(
+            common + ['--job_name=worker', f'--task_index={index}'], cwd=root,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True))
+        time.sleep(2)
+      outputs = [w.communicate(timeout=240) for w in workers]
+      for worker, (out, err) in zip(workers, outputs):
+        self.assertEqual(worker.returncode, 0, err[-3000:])
+        self.assertIn('trained to step', out)
+    finally:
+      for process in workers + [ps]:  # never leave a task behind
+        process.kill()
+        process.wait()
+    prefix = tf.train.latest_checkpoint(train_dir)
+    self.assertIsNotNone(prefix)  # the chief wrote it
+    self.assertGreaterEqual(int(tf.train.load_variable(prefix, 'global_step')),
+                            300)
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+if __name__ == '__main__':
+  tf.test.main()

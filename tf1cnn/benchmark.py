@@ -1,0 +1,557 @@
+"""Training and input-pipeline throughput benchmark (`scripts/benchmark.py`).
+
+`run(config)` measures images/sec on an image-folder dataset for:
+
+* `train` with each pipeline and precision:
+  - `synthetic`: the train step on a batch already in memory (a local
+    variable), one `sess.run` per step: the ceiling for the model;
+  - `queue`: the plain queue-runner pipeline decoding the JPEG files
+    (`image_folder.build_input`);
+  - `cached`: the decoded-image cache (`inputs.cache`), after it exists;
+  - `tfdata`: the same graph fed by `tf.data` (`inputs.tfdata`);
+* `input_only`: each pipeline without the model, and, on large copies of the
+  photos (re-encoded at `large_side` pixels on the long side in a temporary
+  folder), the queue pipeline with full-size and with reduced-scale decode;
+* `eval`: inference from a restored checkpoint on the cached test split;
+* `accuracy`: the same training run (`training.train`, cached pipeline, the
+  hyper-parameters of `data/catdog.flags`: Adam 1e-3 decayed by 0.3 every 5
+  epochs, weight decay 1e-4, dropout 0.5; `accuracy_steps` steps, 750 = 12
+  epochs of 2,000 images) in each precision, evaluated on the test split.
+
+Every throughput is measured `repeats` times, the configurations interleaved
+within each repeat, so a change in machine load affects them alike; a result
+is the median with min and max. Ratios between configurations (the targets)
+are medians of the ratios within each repeat.
+
+The targets of the fast path are checked at the end, one PASS/FAIL line each;
+the last line of stdout is the whole result as one JSON object (also written
+to `json_path`).
+"""
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from typing import Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tf1cnn import evaluation
+from tf1cnn import flags as tf1cnn_flags
+from tf1cnn import models
+from tf1cnn import precision
+from tf1cnn import runtime
+from tf1cnn import training
+from tf1cnn.inputs import cache
+from tf1cnn.inputs import image_folder
+from tf1cnn.inputs import jpeg
+from tf1cnn.inputs import tfdata
+
+_V1 = tf.compat.v1
+
+TRAIN_PIPELINES = ('synthetic', 'queue', 'cached', 'tfdata')
+
+# Targets on the reference machine (2 cores, LeNet-5 150x150, batch 32).
+CACHED_VS_SYNTHETIC = 0.95
+LARGE_REDUCED_VS_FULL = 3.0
+BF16_SPEEDUP = 1.3
+BF16_ACCURACY_POINTS = 1.0
+EVAL_FP32 = 900.0
+EVAL_BF16 = 1800.0
+# The fp32 run must beat this test accuracy for the bf16 comparison to count.
+LEARNED_ACCURACY = 0.55
+
+
+@dataclasses.dataclass
+class BenchmarkConfig:
+  """Options of `run` (see scripts/benchmark.py for the flags)."""
+  model: str = 'lenet5'
+  data_dir: str = ''
+  image_size: int = 150
+  batch_size: int = 32
+  steps: int = 30
+  warmup_steps: int = 10
+  repeats: int = 3
+  pipelines: Tuple[str, ...] = TRAIN_PIPELINES
+  precisions: Tuple[str, ...] = ('fp32', 'bf16')
+  precision_fallback: bool = False
+  input_only: bool = True
+  large_images: int = 120
+  large_side: int = 2000
+  eval_batch_size: int = 100
+  eval_steps: int = 12
+  accuracy_steps: int = 750
+  learning_rate: float = 1e-3
+  seed: int = 1
+  work_dir: str = ''
+  cache_dir: str = ''
+  json_path: str = ''
+  keep_work_dir: bool = False
+
+
+def default_data_dir():
+  """`$TF1CNN_SHARED_DATA/catdog`, default `<repo>/../shared/data/catdog`."""
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  shared = os.environ.get('TF1CNN_SHARED_DATA') or os.path.join(
+      os.path.dirname(repo), 'shared', 'data')
+  return os.path.join(shared, 'catdog')
+
+
+def summarize(measurements):
+  """`{median, min, max, repeats, cpu_ms_per_image}` of `(rate, cpu)` pairs.
+
+  `cpu_ms_per_image` is the median process CPU time per image.
+  """
+  values = [m[0] for m in measurements]
+  cpu = [m[1] for m in measurements]
+  return dict(median=float(statistics.median(values)), min=float(min(values)),
+              max=float(max(values)), repeats=[float(v) for v in values],
+              cpu_ms_per_image=float(statistics.median(cpu)))
+
+
+# --- graph pieces -----------------------------------------------------------
+
+
+def _train_op(config, batch, num_classes, run_precision):
+  network_fn = models.get_network_fn(config.model, num_classes,
+                                     is_training=True)
+  logits, _ = network_fn(batch.images)
+  loss, _ = training.total_loss(logits, batch.labels)
+  optimizer = precision.wrap_optimizer(
+      _V1.train.AdamOptimizer(config.learning_rate), run_precision)
+  return training.build_train_op(loss, optimizer,
+                                 _V1.train.get_or_create_global_step())
+
+
+def _synthetic_batch(config, num_classes):
+  """A standardised random batch held in a local variable (in memory)."""
+  rng = np.random.RandomState(config.seed)
+  size = config.image_size
+  images = rng.uniform(0, 255, (config.batch_size, size, size, 3))
+  images = (images - images.mean()) / images.std()
+  images = _V1.get_variable(
+      'synthetic_images', initializer=tf.constant(images.astype(np.float32)),
+      trainable=False, collections=[_V1.GraphKeys.LOCAL_VARIABLES])
+  labels = _V1.get_variable(
+      'synthetic_labels', initializer=tf.constant(
+          rng.randint(0, num_classes, config.batch_size).astype(np.int32)),
+      trainable=False, collections=[_V1.GraphKeys.LOCAL_VARIABLES])
+  return images, labels
+
+
+def _pipeline_batch(config, pipeline_name, is_training=True, split='train',
+                    data_dir=None, batch_size=None, decode=None):
+  """The input batch of one pipeline (input ops on the CPU)."""
+  data_dir = data_dir or config.data_dir
+  options = dict(image_size=config.image_size, seed=config.seed,
+                 num_epochs=None)
+  batch_size = batch_size or config.batch_size
+  with tf.device('/cpu:0'):
+    if pipeline_name == 'queue' and decode in (None, 'plain'):
+      return image_folder.build_input('image_folder', data_dir, split,
+                                      batch_size, is_training, **options)
+    if pipeline_name == 'queue':
+      return jpeg.build_input('image_folder', data_dir, split, batch_size,
+                              is_training, decode=decode, **options)
+    if pipeline_name == 'cached':
+      return cache.build_input('image_folder', data_dir, split, batch_size,
+                               is_training, cache_dir=config.cache_dir,
+                               **options)
+    if pipeline_name == 'tfdata':
+      return tfdata.build_input('image_folder', data_dir, split, batch_size,
+                                is_training, **options)
+  raise runtime.UserInputError(
+      f'--pipeline={pipeline_name!r}: use {", ".join(TRAIN_PIPELINES)}')
+
+
+def _time_graph(build_fn, run_precision, warmup_steps, steps,
+                images_per_step, restore=None):
+  """Builds a fresh graph, runs `warmup_steps` then times `steps` steps.
+
+  Args:
+    build_fn: called inside the graph; returns the op/tensor to run per step.
+    run_precision: precision of the session (graph rewrite).
+    warmup_steps: untimed steps (graph optimisation, queue filling).
+    steps: timed steps.
+    images_per_step: images each step consumes.
+    restore: optional `(saver_fn, prefix)` to restore a checkpoint.
+
+  Returns:
+    `(images/sec, process CPU milliseconds per image)` over the timed steps.
+    The CPU time counts every thread of this process (model and input), so
+    it shows the work per image even when other processes share the cores.
+  """
+  graph = tf.Graph()
+  with graph.as_default():
+    _V1.set_random_seed(1)
+    fetch = build_fn()
+    saver = restore[0]() if restore else None
+    init = [_V1.global_variables_initializer(),
+            _V1.local_variables_initializer(), _V1.tables_initializer()]
+    config = precision.apply_to_config(runtime.session_config(),
+                                       run_precision)
+    with _V1.Session(config=config) as sess:
+      sess.run(init)
+      if saver is not None:
+        saver.restore(sess, restore[1])
+      coord = _V1.train.Coordinator()
+      threads = _V1.train.start_queue_runners(sess=sess, coord=coord)
+      try:
+        for _ in range(warmup_steps):
+          sess.run(fetch)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        for _ in range(steps):
+          sess.run(fetch)
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
+      finally:
+        coord.request_stop()
+        coord.join(threads, stop_grace_period_secs=10)
+  images = images_per_step * steps
+  return images / elapsed, 1000.0 * cpu / images
+
+
+def measure_train(config, pipeline_name, run_precision, num_classes):
+  """`(images/sec, CPU ms/image)` of training steps fed by `pipeline_name`."""
+  def build():
+    if pipeline_name == 'synthetic':
+      images, labels = _synthetic_batch(config, num_classes)
+      batch = image_folder.pipeline.InputBatch(images, labels, 0, [])
+    else:
+      batch = _pipeline_batch(config, pipeline_name)
+    return _train_op(config, batch, num_classes, run_precision)
+  return _time_graph(build, run_precision, config.warmup_steps, config.steps,
+                     config.batch_size)
+
+
+def measure_input_only(config, pipeline_name, data_dir=None, decode=None,
+                       steps=None):
+  """`(images/sec, CPU ms/image)` a training pipeline delivers alone."""
+  def build():
+    batch = _pipeline_batch(config, pipeline_name, data_dir=data_dir,
+                            decode=decode)
+    with tf.control_dependencies([batch.images, batch.labels]):
+      return tf.no_op()
+  steps = steps or 2 * config.steps
+  return _time_graph(build, 'fp32', config.warmup_steps, steps,
+                     config.batch_size)
+
+
+def measure_eval(config, prefix, run_precision, num_classes):
+  """`(images/sec, CPU ms/image)` of inference from checkpoint `prefix` on
+  the cached test split."""
+  def build():
+    batch = _pipeline_batch(config, 'cached', is_training=False, split='test',
+                            batch_size=config.eval_batch_size)
+    network_fn = models.get_network_fn(config.model, num_classes,
+                                       is_training=False)
+    logits, _ = network_fn(batch.images)
+    return tf.argmax(logits, 1)
+
+  def saver():
+    var_map, _ = evaluation.restore_var_map(prefix)
+    return _V1.train.Saver(var_map)
+  return _time_graph(build, run_precision, 3, config.eval_steps,
+                     config.eval_batch_size, restore=(saver, prefix))
+
+
+# --- data preparation -------------------------------------------------------
+
+
+def make_large_copies(data_dir, output_dir, count, side, split='train'):
+  """Re-encodes `count` photos (half per class) at `side` px on the long side.
+
+  Returns:
+    The dataset root holding `<split>/<class>/*.jpg`.
+  """
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  filenames, labels, class_names = image_folder.scan_split(data_dir, split)
+  per_class = max(1, count // len(class_names))
+  written = 0
+  for label, class_name in enumerate(class_names):
+    folder = os.path.join(output_dir, split, class_name)
+    os.makedirs(folder, exist_ok=True)
+    chosen = [f for f, l in zip(filenames, labels) if l == label][:per_class]
+    for path in chosen:
+      with Image.open(path) as image:
+        image = image.convert('RGB')
+        scale = side / max(image.size)
+        size = (max(1, round(image.size[0] * scale)),
+                max(1, round(image.size[1] * scale)))
+        image.resize(size, Image.BICUBIC).save(
+            os.path.join(folder, os.path.basename(path)), quality=90)
+      written += 1
+  logging.info('wrote %d photos at %d px (long side) to %s', written, side,
+               output_dir)
+  return output_dir
+
+
+def _accuracy_run(config, run_precision, train_dir):
+  """Trains `accuracy_steps` with the cached pipeline; returns metrics."""
+  common = dict(model=config.model, dataset='image_folder',
+                data_dir=config.data_dir, train_dir=train_dir,
+                image_size=config.image_size, pipeline='cached',
+                cache_dir=config.cache_dir, precision=run_precision)
+  train_config = tf1cnn_flags.TrainingConfig(
+      batch_size=config.batch_size, max_steps=config.accuracy_steps,
+      learning_rate=config.learning_rate, seed=config.seed,
+      lr_schedule='exponential', lr_decay_rate=0.3, lr_decay_epochs=5.0,
+      weight_decay=1e-4, drop_rate=0.5,
+      log_every_n_steps=max(1, config.accuracy_steps // 5),
+      save_checkpoint_steps=config.accuracy_steps, **common)
+  shutil.rmtree(train_dir, ignore_errors=True)  # never resume an old run
+  start = time.perf_counter()
+  result = training.train(train_config)
+  train_seconds = time.perf_counter() - start
+  with contextlib.redirect_stdout(io.StringIO()):
+    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+        eval_batch_size=config.eval_batch_size, **common))
+  return dict(precision=run_precision, steps=result.global_step,
+              final_loss=result.final_loss,
+              train_images_per_sec=result.examples_per_sec,
+              train_seconds=train_seconds, test_accuracy=metrics['accuracy'],
+              test_examples=metrics['num_examples'],
+              checkpoint=result.checkpoint)
+
+
+# --- targets and report -------------------------------------------------------
+
+
+def _paired_ratio(numerators, denominators):
+  ratios = [a / b for a, b in zip(numerators, denominators) if b]
+  return float(statistics.median(ratios)) if ratios else None
+
+
+def _target(name, value, threshold, unit=''):
+  ok = value is not None and value >= threshold
+  return dict(name=name, value=value, threshold=threshold, unit=unit,
+              passed=bool(ok))
+
+
+def check_targets(results):
+  """The fast path's targets from a results dict; a list of target dicts."""
+  train = results['train']
+  targets = []
+  if 'synthetic/fp32' in train and 'cached/fp32' in train:
+    targets.append(_target(
+        'cached training >= 95% of synthetic (fp32)',
+        _paired_ratio(train['cached/fp32']['repeats'],
+                      train['synthetic/fp32']['repeats']),
+        CACHED_VS_SYNTHETIC, 'x synthetic'))
+  large = results.get('input_only', {})
+  if 'large_reduced' in large and 'large_full' in large:
+    targets.append(_target(
+        'large photos: reduced-scale decode >= 3x full decode (input only)',
+        _paired_ratio(large['large_reduced']['repeats'],
+                      large['large_full']['repeats']),
+        LARGE_REDUCED_VS_FULL, 'x full'))
+  for pipeline_name in ('cached', 'synthetic'):
+    if f'{pipeline_name}/bf16' in train and f'{pipeline_name}/fp32' in train:
+      targets.append(_target(
+          f'bf16 trains >= 1.3x fp32 ({pipeline_name})',
+          _paired_ratio(train[f'{pipeline_name}/bf16']['repeats'],
+                        train[f'{pipeline_name}/fp32']['repeats']),
+          BF16_SPEEDUP, 'x fp32'))
+      break
+  accuracy = {a['precision']: a for a in results.get('accuracy', [])}
+  if 'bf16' in accuracy and 'fp32' in accuracy:
+    difference = 100 * abs(accuracy['bf16']['test_accuracy'] -
+                           accuracy['fp32']['test_accuracy'])
+    # Two runs stuck at chance agree trivially: that is not a pass.
+    learned = accuracy['fp32']['test_accuracy'] >= LEARNED_ACCURACY
+    targets.append(dict(
+        name='bf16 test accuracy within 1 point of fp32 (same steps)'
+        + ('' if learned else '; fp32 did not learn, no comparison'),
+        value=difference, threshold=BF16_ACCURACY_POINTS, unit='points',
+        passed=learned and difference <= BF16_ACCURACY_POINTS))
+  evals = results.get('eval', {})
+  for run_precision, threshold in (('fp32', EVAL_FP32), ('bf16', EVAL_BF16)):
+    if run_precision in evals:
+      targets.append(_target(
+          f'eval from checkpoint, cached input, {run_precision} >= '
+          f'{threshold:.0f} images/sec', evals[run_precision]['median'],
+          threshold, 'images/sec'))
+  return targets
+
+
+def format_table(results):
+  """The measured rates as a text table."""
+  rows = [('mode', 'pipeline', 'precision', 'median', 'min', 'max',
+           'cpu_ms/img')]
+  def _row(mode, name, run_precision, stats):
+    rows.append((mode, name, run_precision, stats['median'], stats['min'],
+                 stats['max'], stats['cpu_ms_per_image']))
+  for key, stats in results['train'].items():
+    pipeline_name, run_precision = key.split('/')
+    _row('train', pipeline_name, run_precision, stats)
+  for name, stats in results.get('input_only', {}).items():
+    _row('input_only', name, '-', stats)
+  for run_precision, stats in results.get('eval', {}).items():
+    _row('eval', 'cached', run_precision, stats)
+  lines = []
+  for row in rows:
+    cells = [f'{c:10.1f}' if isinstance(c, float) else f'{c:>10}'
+             for c in row[3:6]]
+    cells.append(f'{row[6]:10.3f}' if isinstance(row[6], float)
+                 else f'{row[6]:>10}')
+    lines.append(f'{row[0]:<11} {row[1]:<14} {row[2]:<9} ' + ' '.join(cells))
+  for item in results.get('accuracy', []):
+    lines.append(f'accuracy    cached         {item["precision"]:<9} '
+                 f'test accuracy {item["test_accuracy"]:.4f} after '
+                 f'{item["steps"]} steps ({item["train_images_per_sec"]:.1f} '
+                 'images/sec in training.train)')
+  return '\n'.join(lines)
+
+
+# --- main entry ----------------------------------------------------------------
+
+
+def resolve_precisions(requested, fallback):
+  """Expands 'auto' and drops (with fallback) or rejects unsupported ones."""
+  if list(requested) == ['auto']:
+    requested = ['fp32'] + [p for p in ('bf16', 'fp16')
+                            if precision.support(p)[0]]
+  resolved = []
+  for name in requested:
+    value = precision.resolve(name, fallback)
+    if value not in resolved:
+      resolved.append(value)
+  return resolved
+
+
+def run(config):
+  """Runs the benchmark; returns the results dict (see module docstring).
+
+  Raises:
+    UserInputError: bad flags, missing data or an unsupported precision.
+  """
+  runtime.require_graph_mode('benchmark.run')
+  config.data_dir = config.data_dir or default_data_dir()
+  for pipeline_name in config.pipelines:
+    if pipeline_name not in TRAIN_PIPELINES:
+      raise runtime.UserInputError(
+          f'--pipeline={pipeline_name!r}: use {", ".join(TRAIN_PIPELINES)}')
+  if config.steps <= 0 or config.repeats <= 0 or config.batch_size <= 0:
+    raise runtime.UserInputError('--steps, --repeats and --batch_size must be '
+                                 '> 0')
+  precisions = resolve_precisions(config.precisions, config.precision_fallback)
+  _, _, class_names = image_folder.scan_split(config.data_dir, 'train')
+  num_classes = len(class_names)
+  own_work_dir = not config.work_dir
+  work_dir = config.work_dir or tempfile.mkdtemp(prefix='tf1cnn_benchmark_')
+  os.makedirs(work_dir, exist_ok=True)
+  config.cache_dir = config.cache_dir or os.path.join(work_dir, 'cache')
+  results = dict(config=dataclasses.asdict(config),
+                 machine=dict(cpus=os.cpu_count(),
+                              bf16=precision.support('bf16')[0],
+                              gpu=precision.gpu_available(),
+                              tensorflow=tf.__version__),
+                 train={}, input_only={}, eval={}, accuracy=[], cache={})
+  try:
+    # The caches: training (crop source size) and test (image size).
+    for split, size in (('train', jpeg.crop_source_size(config.image_size)),
+                        ('test', config.image_size)):
+      start = time.perf_counter()
+      _, manifest = cache.ensure_cache(config.data_dir, split, size,
+                                       cache_dir=config.cache_dir)
+      results['cache'][split] = dict(
+          image_size=size, num_examples=manifest['num_examples'],
+          seconds=time.perf_counter() - start)
+    large_dir = None
+    if config.input_only and config.large_images > 0:
+      large_dir = make_large_copies(config.data_dir,
+                                    os.path.join(work_dir, 'large'),
+                                    config.large_images, config.large_side)
+    train_rates = {}
+    input_rates = {}
+    for repeat in range(config.repeats):
+      for run_precision in precisions:
+        for pipeline_name in config.pipelines:
+          rate = measure_train(config, pipeline_name, run_precision,
+                               num_classes)
+          train_rates.setdefault(f'{pipeline_name}/{run_precision}',
+                                 []).append(rate)
+          logging.info('repeat %d: train %s %s: %.1f images/sec, %.2f CPU '
+                       'ms/image', repeat + 1, pipeline_name, run_precision,
+                       *rate)
+      if config.input_only:
+        runs = [(p, dict()) for p in config.pipelines if p != 'synthetic']
+        if large_dir:
+          large_steps = max(4, config.steps // 5)
+          runs += [('large_full', dict(pipeline_name='queue', decode='full',
+                                       data_dir=large_dir, steps=large_steps)),
+                   ('large_reduced', dict(pipeline_name='queue',
+                                          decode='reduced', data_dir=large_dir,
+                                          steps=large_steps))]
+        for name, options in runs:
+          options = dict(options)
+          pipeline_name = options.pop('pipeline_name', name)
+          rate = measure_input_only(config, pipeline_name, **options)
+          input_rates.setdefault(name, []).append(rate)
+          logging.info('repeat %d: input only %s: %.1f images/sec, %.2f CPU '
+                       'ms/image', repeat + 1, name, *rate)
+    results['train'] = {k: summarize(v) for k, v in train_rates.items()}
+    results['input_only'] = {k: summarize(v) for k, v in input_rates.items()}
+
+    checkpoint = None
+    if config.accuracy_steps > 0:
+      for run_precision in precisions:
+        item = _accuracy_run(config, run_precision,
+                             os.path.join(work_dir, f'train_{run_precision}'))
+        results['accuracy'].append(item)
+        if run_precision == 'fp32' or checkpoint is None:
+          checkpoint = item['checkpoint']
+    if checkpoint:
+      eval_rates = {}
+      for _ in range(config.repeats):
+        for run_precision in precisions:
+          eval_rates.setdefault(run_precision, []).append(measure_eval(
+              config, checkpoint, run_precision, num_classes))
+      results['eval'] = {k: summarize(v) for k, v in eval_rates.items()}
+  finally:
+    if own_work_dir and not config.keep_work_dir:
+      shutil.rmtree(work_dir, ignore_errors=True)
+  results['targets'] = check_targets(results)
+  return results
+
+
+def report(results, json_path=''):
+  """Prints the table, a PASS/FAIL line per target and the JSON line."""
+  print(format_table(results))
+  train = results['train']
+  for run_precision in ('fp32', 'bf16'):
+    fed, ceiling = (train.get(f'cached/{run_precision}'),
+                    train.get(f'synthetic/{run_precision}'))
+    if fed and ceiling:
+      print(f'info: cached training uses {fed["cpu_ms_per_image"]:.3f} CPU '
+            f'ms/image, synthetic {ceiling["cpu_ms_per_image"]:.3f} '
+            f'({100 * ceiling["cpu_ms_per_image"] / fed["cpu_ms_per_image"]:.1f}'
+            f'% of the work is the model step; {run_precision})')
+  for target in results['targets']:
+    value = target['value']
+    shown = 'n/a' if value is None else f'{value:.3f}'
+    print(f'{"PASS" if target["passed"] else "FAIL"}: {target["name"]}: '
+          f'{shown} {target["unit"]} (threshold {target["threshold"]})')
+  line = json.dumps(results, sort_keys=True)
+  if json_path:
+    directory = os.path.dirname(os.path.abspath(json_path))
+    os.makedirs(directory, exist_ok=True)
+    with open(json_path, 'w', encoding='utf-8') as f:
+      f.write(json.dumps(results, indent=1, sort_keys=True) + '\n')
+  print(line, flush=True)
+
+
+def config_from_values(values: dict,
+                       base: Optional[BenchmarkConfig] = None):
+  """A BenchmarkConfig with the given field values over `base`."""
+  config = dataclasses.replace(base or BenchmarkConfig())
+  for key, value in values.items():
+    setattr(config, key, value)
+  return config

@@ -1,0 +1,159 @@
+"""Mixed precision for training and evaluation: `--precision=fp32|bf16|fp16`.
+
+The model code stays float32; a grappler pass rewrites the graph when the
+session is created:
+
+* `bf16`: `RewriterConfig.auto_mixed_precision_onednn_bfloat16` (oneDNN
+  bfloat16 rewrite on CPUs). Convolutions and matrix products run in
+  bfloat16, variables, the optimizer update and the loss stay float32. It is
+  supported when TensorFlow is built with oneDNN and the CPU has
+  `avx512_bf16` or AMX (`amx_bf16`) in /proc/cpuinfo. bfloat16 has float32's
+  exponent range, so it needs no loss scaling.
+* `fp16`: `RewriterConfig.auto_mixed_precision` (the CUDA float16 rewrite),
+  supported when a GPU is visible, with dynamic loss scaling
+  (`tf.compat.v1.mixed_precision.MixedPrecisionLossScaleOptimizer`): the loss
+  is scaled up before the gradients and the gradients scaled back down, and
+  steps whose gradients overflow are skipped while the scale is lowered.
+
+Master weights and checkpoints stay float32, so a checkpoint trained in any
+precision restores and evaluates in any other (an fp16 run adds two
+loss-scale variables, `current_loss_scale` and `good_steps`).
+
+An unsupported precision is an error (`UserInputError` naming `--precision`
+and the reason) unless `--precision_fallback` is set, which falls back to
+fp32 with a warning.
+"""
+
+import os
+
+import tensorflow as tf
+from absl import logging
+from tensorflow.core.protobuf import rewriter_config_pb2
+
+from tf1cnn import runtime
+
+_V1 = tf.compat.v1
+
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+CPUINFO = '/proc/cpuinfo'
+BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
+
+
+def cpu_flags(cpuinfo=CPUINFO):
+  """Returns the set of CPU feature flags in `cpuinfo` (empty if unreadable)."""
+  try:
+    with open(cpuinfo, encoding='utf-8', errors='replace') as f:
+      for line in f:
+        if line.startswith('flags') and ':' in line:
+          return set(line.split(':', 1)[1].split())
+  except OSError:
+    pass
+  return set()
+
+
+def onednn_enabled():
+  """True when TensorFlow's oneDNN optimisations are on in this process."""
+  if os.environ.get('TF_ENABLE_ONEDNN_OPTS', '').strip() in ('0', 'false',
+                                                              'False'):
+    return False
+  try:
+    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
+    return bool(_pywrap_util_port.IsMklEnabled())
+  except (ImportError, AttributeError):
+    return 'onednn' in str(tf.sysconfig.get_build_info()).lower()
+
+
+def gpu_available():
+  """True when TensorFlow sees at least one GPU."""
+  return bool(tf.config.list_physical_devices('GPU'))
+
+
+def support(precision, cpuinfo=CPUINFO):
+  """Whether `precision` can run here.
+
+  Returns:
+    `(supported, reason)`; `reason` explains a missing requirement.
+  """
+  if precision == 'fp32':
+    return True, ''
+  if precision == 'bf16':
+    if not onednn_enabled():
+      return False, ('TensorFlow\'s oneDNN optimisations are off '
+                     '(TF_ENABLE_ONEDNN_OPTS=0 or a build without oneDNN)')
+    flags = cpu_flags(cpuinfo)
+    if not flags & set(BF16_CPU_FLAGS):
+      return False, (f'the CPU has none of {", ".join(BF16_CPU_FLAGS)} in '
+                     f'{cpuinfo}')
+    return True, ''
+  if precision == 'fp16':
+    if not gpu_available():
+      return False, 'no GPU is visible (fp16 mixed precision needs a GPU)'
+    return True, ''
+  raise runtime.UserInputError(
+      f'--precision={precision!r}: use {", ".join(PRECISIONS)}')
+
+
+def resolve(precision, fallback=False, cpuinfo=CPUINFO):
+  """Returns the precision to use, or raises when it is unsupported here.
+
+  Args:
+    precision: 'fp32', 'bf16' or 'fp16' ('' means fp32).
+    fallback: fall back to fp32 (with a warning) instead of failing.
+    cpuinfo: where to read CPU flags (tests pass a file).
+
+  Raises:
+    UserInputError: unknown or unsupported precision without `fallback`.
+  """
+  precision = precision or 'fp32'
+  supported, reason = support(precision, cpuinfo)
+  if supported:
+    return precision
+  if fallback:
+    logging.warning('--precision=%s is not supported on this machine: %s; '
+                    'falling back to fp32 (--precision_fallback)', precision,
+                    reason)
+    return 'fp32'
+  raise runtime.UserInputError(
+      f'--precision={precision} is not supported on this machine: {reason}. '
+      'Use --precision=fp32, or pass --precision_fallback to fall back to '
+      'fp32.')
+
+
+def apply_to_config(config, precision):
+  """Turns on the graph rewrite for `precision` in a ConfigProto (in place).
+
+  Returns:
+    The same ConfigProto.
+  """
+  rewrite = config.graph_options.rewrite_options
+  on = rewriter_config_pb2.RewriterConfig.ON
+  if precision == 'bf16':
+    rewrite.auto_mixed_precision_onednn_bfloat16 = on
+  elif precision == 'fp16':
+    rewrite.auto_mixed_precision = on
+  elif precision not in ('fp32', ''):
+    raise runtime.UserInputError(
+        f'--precision={precision!r}: use {", ".join(PRECISIONS)}')
+  return config
+
+
+def session_config(precision='fp32', fallback=False, **kwargs):
+  """`runtime.session_config(**kwargs)` with the precision's rewrite on.
+
+  `precision` is resolved first (see `resolve`).
+  """
+  resolved = resolve(precision, fallback)
+  return apply_to_config(runtime.session_config(**kwargs), resolved)
+
+
+def wrap_optimizer(optimizer, precision, initial_scale=2.0**15):
+  """Adds dynamic loss scaling to a tf.compat.v1 optimizer for fp16.
+
+  Other precisions return the optimizer unchanged.
+  """
+  if precision != 'fp16':
+    return optimizer
+  loss_scale = _V1.mixed_precision.DynamicLossScale(
+      initial_loss_scale=initial_scale)
+  return _V1.mixed_precision.MixedPrecisionLossScaleOptimizer(optimizer,
+                                                              loss_scale)
