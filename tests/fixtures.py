@@ -3,7 +3,10 @@
 import os
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image
+
+_V1 = tf.compat.v1
 
 
 def make_striped_dataset(root, per_class=12, size=36, seed=0):
@@ -21,3 +24,25 @@ def make_striped_dataset(root, per_class=12, size=36, seed=0):
         pixels = pattern[..., None] * colour + rng.normal(0, 20, (size, size, 3))
         Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
             os.path.join(folder, f'{i:02d}.png'))
+
+
+def run_batches(batch, initializers=()):
+  """Runs an evaluation pipeline (num_epochs=1) to its end."""
+  images, labels = [], []
+  with _V1.Session(config=_V1.ConfigProto(
+      operation_timeout_in_ms=60000)) as sess:
+    sess.run([_V1.local_variables_initializer(), _V1.tables_initializer()])
+    sess.run(list(initializers))
+    coord = _V1.train.Coordinator()
+    threads = _V1.train.start_queue_runners(sess, coord)
+    try:
+      while True:
+        x, y = sess.run([batch.images, batch.labels])
+        images.append(x)
+        labels.append(y)
+    except tf.errors.OutOfRangeError:
+      pass
+    finally:
+      coord.request_stop()
+      coord.join(threads)
+  return np.concatenate(images), np.concatenate(labels)

@@ -27,6 +27,8 @@ from tf1cnn.inputs import image_folder
 from tf1cnn.inputs import jpeg
 from tf1cnn.inputs import tfdata
 
+from fixtures import run_batches
+
 runtime.use_graph_mode()
 _V1 = tf.compat.v1
 
@@ -55,28 +57,6 @@ def make_photo_folder(root, per_class=4, seed=0):
           os.path.join(folder, f'{i:02d}.jpg'), quality=90)
     smooth_image(rng, 30, 30).save(os.path.join(folder, 'png.png'))
   return root
-
-
-def run_batches(batch, initializers=()):
-  """Runs an evaluation pipeline (num_epochs=1) to its end."""
-  images, labels = [], []
-  with _V1.Session(config=_V1.ConfigProto(
-      operation_timeout_in_ms=60000)) as sess:
-    sess.run([_V1.local_variables_initializer(), _V1.tables_initializer()])
-    sess.run(list(initializers))
-    coord = _V1.train.Coordinator()
-    threads = _V1.train.start_queue_runners(sess, coord)
-    try:
-      while True:
-        x, y = sess.run([batch.images, batch.labels])
-        images.append(x)
-        labels.append(y)
-    except tf.errors.OutOfRangeError:
-      pass
-    finally:
-      coord.request_stop()
-      coord.join(threads)
-  return np.concatenate(images), np.concatenate(labels)
 
 
 def eval_pipeline(module, root, **options):

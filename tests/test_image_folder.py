@@ -10,6 +10,8 @@ from PIL import Image
 from tf1cnn import runtime
 from tf1cnn.inputs import image_folder
 
+from fixtures import run_batches
+
 runtime.use_graph_mode()
 _V1 = tf.compat.v1
 
@@ -38,27 +40,6 @@ def make_folder(root, layout, counts, rng, formats=('JPEG',)):
                 else f'{class_name}.{i}{extension[fmt]}')
         mode = 'RGB' if fmt != 'GIF' else 'L'
         write_image(os.path.join(folder, name), rng, mode=mode, fmt=fmt)
-
-
-def run_eval_pipeline(batch, timeout_ms=60000):
-  """Runs a num_epochs=1 pipeline to the end; returns images and labels."""
-  images, labels = [], []
-  config = _V1.ConfigProto(operation_timeout_in_ms=timeout_ms)
-  with _V1.Session(config=config) as sess:
-    sess.run(_V1.local_variables_initializer())
-    coord = _V1.train.Coordinator()
-    threads = _V1.train.start_queue_runners(sess, coord)
-    try:
-      while True:
-        x, y = sess.run([batch.images, batch.labels])
-        images.append(x)
-        labels.append(y)
-    except tf.errors.OutOfRangeError:
-      pass
-    finally:
-      coord.request_stop()
-      coord.join(threads)
-  return np.concatenate(images), np.concatenate(labels)
 
 
 class ScanTest(tf.test.TestCase):
@@ -162,7 +143,7 @@ class PipelineTest(tf.test.TestCase):
                                        image_size=24, num_epochs=1)
       self.assertEqual(batch.num_examples, 13)
       self.assertEqual(batch.images.shape.as_list(), [None, 24, 24, 3])
-      images, got_labels = run_eval_pipeline(batch)
+      images, got_labels = run_batches(batch)
     self.assertEqual(list(got_labels), labels)  # in order, each exactly once
     for path, got in zip(files, images):
       with Image.open(path) as image:

@@ -26,13 +26,25 @@ JPEG_DECODES = ('auto', 'reduced', 'full')
 
 
 @dataclasses.dataclass
-class TrainingConfig:
-  """Everything `tf1cnn.training.train` needs (see `define_flags` for docs)."""
+class RunConfig:
+  """What training and evaluation share: model, data, input, precision."""
   model: str = 'lenet5'
   dataset: str = 'image_folder'
   data_dir: str = ''
   train_dir: str = 'runs/model'
   image_size: int = 0
+  bad_images: str = 'fail'
+  pipeline: str = 'queue'
+  jpeg_decode: str = 'auto'
+  cache_dir: str = ''
+  precision: str = 'fp32'
+  precision_fallback: bool = False
+  model_options: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class TrainingConfig(RunConfig):
+  """Everything `tf1cnn.training.train` needs (see `define_flags` for docs)."""
   batch_size: int = 32
   max_steps: int = 0
   num_epochs: float = 0.0
@@ -53,7 +65,6 @@ class TrainingConfig:
   save_checkpoint_secs: int = 600
   keep_checkpoint_max: int = 5
   log_every_n_steps: int = 50
-  bad_images: str = 'fail'
   input_threads: int = 0
   train_split: str = 'train'
   devices: str = ''
@@ -61,34 +72,16 @@ class TrainingConfig:
   worker_hosts: str = ''
   job_name: str = ''
   task_index: int = 0
-  pipeline: str = 'queue'
-  jpeg_decode: str = 'auto'
-  cache_dir: str = ''
-  precision: str = 'fp32'
-  precision_fallback: bool = False
-  model_options: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
-class EvalConfig:
+class EvalConfig(RunConfig):
   """Everything `tf1cnn.evaluation.evaluate` needs."""
-  model: str = 'lenet5'
-  dataset: str = 'image_folder'
-  data_dir: str = ''
-  train_dir: str = 'runs/model'
   checkpoint_path: str = ''
-  image_size: int = 0
   eval_batch_size: int = 100
   eval_split: str = 'test'
   metrics_json: str = ''
-  bad_images: str = 'fail'
   use_moving_averages: bool = True
-  pipeline: str = 'queue'
-  jpeg_decode: str = 'auto'
-  cache_dir: str = ''
-  precision: str = 'fp32'
-  precision_fallback: bool = False
-  model_options: dict = dataclasses.field(default_factory=dict)
 
 
 _DEFINED = False
