@@ -216,6 +216,36 @@ def augment_photo(image, image_size, seed=None):
   return pipeline.random_flip(image, seed=seed)
 
 
+def preprocess_file(contents, image_size, is_training=False, augment=True,
+                    seed=None):
+  """File bytes -> float32 `[S, S, 3]` in 0-255 (full-size decode).
+
+  Training with `augment` applies `augment_photo` (random crop and flip);
+  otherwise the image is resized to `image_size`.
+  `per_image_standardization` is left to the caller.
+  """
+  image = decode_image(contents)
+  if is_training and augment:
+    return augment_photo(image, image_size, seed=seed)
+  return resize(image, image_size)
+
+
+def scan_and_check(data_dir, split, class_names=None, bad_images='fail'):
+  """`scan_split` plus the bad-image policy (`filter_bad_images`).
+
+  Returns:
+    `(filenames, labels, class_names)`.
+
+  Raises:
+    UserInputError: no usable image left, or a bad image with 'fail'.
+  """
+  filenames, labels, class_names = scan_split(data_dir, split, class_names)
+  filenames, labels, _ = filter_bad_images(filenames, labels, bad_images)
+  if not filenames:
+    raise runtime.UserInputError(f'no usable images left in {data_dir}/{split}')
+  return filenames, labels, class_names
+
+
 def dataset_info(name, data_dir, split='train'):
   """DatasetInfo for an image folder (class names from the `split` folder)."""
   del name
@@ -227,7 +257,7 @@ def dataset_info(name, data_dir, split='train'):
 def build_input(name, data_dir, split, batch_size, is_training,
                 image_size=150, num_epochs=None, augment=True, seed=None,
                 class_names=None, bad_images='fail', num_threads=None,
-                **unused_options):
+                preprocess_fn=None, **unused_options):
   """Builds the queue pipeline over an image folder split.
 
   Args:
@@ -244,27 +274,26 @@ def build_input(name, data_dir, split, batch_size, is_training,
     class_names: fix the label mapping (evaluation of a trained model).
     bad_images: 'fail' or 'skip'.
     num_threads: reader threads (training).
+    preprocess_fn: `fn(contents, image_size, is_training, augment, seed)`
+      from file bytes to a float image; default `preprocess_file` (the
+      reduced-scale JPEG decode of `jpeg.py` plugs in here).
 
   Returns:
     pipeline.InputBatch.
   """
   del name, unused_options
   runtime.require_graph_mode('image_folder.build_input')
-  filenames, labels, class_names = scan_split(data_dir, split, class_names)
-  filenames, labels, _ = filter_bad_images(filenames, labels, bad_images)
-  if not filenames:
-    raise runtime.UserInputError(f'no usable images left in {data_dir}/{split}')
+  filenames, labels, class_names = scan_and_check(data_dir, split,
+                                                  class_names, bad_images)
   image_size = int(image_size or 150)
+  preprocess_fn = preprocess_fn or preprocess_file
   with tf.name_scope(f'input_{split}'):
     filename, label = _V1.train.slice_input_producer(
         [tf.constant(filenames), tf.constant(np.asarray(labels, np.int32))],
         num_epochs=num_epochs, shuffle=is_training, seed=seed,
         capacity=max(32, 4 * batch_size), name='filenames')
-    image = decode_image(tf.io.read_file(filename))
-    if is_training and augment:
-      image = augment_photo(image, image_size, seed=seed)
-    else:
-      image = resize(image, image_size)
+    image = preprocess_fn(tf.io.read_file(filename), image_size, is_training,
+                          augment, seed)
     image = pipeline.standardize(image)
     images, batch_labels = pipeline.batch_examples(
         image, label, batch_size, is_training, num_threads=num_threads,

@@ -24,7 +24,8 @@ queue pipeline of `image_folder.build_input` with the decoder as a choice
 (`decode='reduced'` or `'full'`).
 """
 
-import numpy as np
+import functools
+
 import tensorflow as tf
 from absl import logging
 
@@ -125,38 +126,21 @@ def preprocess(contents, image_size, is_training=False, augment=True,
                seed=None, decode='reduced'):
   """File bytes -> float32 `[S, S, 3]` in 0-255, as the plain pipeline does.
 
-  Training with `augment` decodes for the crop source size and applies
-  `image_folder.augment_photo` (random crop and flip); otherwise the image is
-  resized to `image_size`. `per_image_standardization` is left to the caller.
+  `decode='full'` is `image_folder.preprocess_file`; 'reduced' decodes large
+  JPEGs at reduced scale first (for the crop source size when training with
+  `augment`, then `image_folder.augment_photo`). `per_image_standardization`
+  is left to the caller.
   """
+  if decode == 'full':
+    return image_folder.preprocess_file(contents, image_size, is_training,
+                                        augment, seed)
+  if decode != 'reduced':
+    raise runtime.UserInputError(
+        f'--jpeg_decode={decode!r}: use {" or ".join(DECODE_MODES)}')
   if is_training and augment:
-    if decode == 'reduced':
-      image = decode_reduced(contents, crop_source_size(image_size))
-    elif decode == 'full':
-      image = image_folder.decode_image(contents)
-    else:
-      raise runtime.UserInputError(
-          f'--jpeg_decode={decode!r}: use {" or ".join(DECODE_MODES)}')
+    image = decode_reduced(contents, crop_source_size(image_size))
     return image_folder.augment_photo(image, image_size, seed=seed)
   return decode_and_resize(contents, image_size, decode)
-
-
-def scan_and_check(data_dir, split, class_names=None, bad_images='fail'):
-  """`scan_split` plus the bad-image policy.
-
-  Returns:
-    `(filenames, labels, class_names)`.
-
-  Raises:
-    UserInputError: no usable image left, or a bad image with 'fail'.
-  """
-  filenames, labels, class_names = image_folder.scan_split(
-      data_dir, split, class_names)
-  filenames, labels, _ = image_folder.filter_bad_images(filenames, labels,
-                                                        bad_images)
-  if not filenames:
-    raise runtime.UserInputError(f'no usable images left in {data_dir}/{split}')
-  return filenames, labels, class_names
 
 
 def build_input(name, data_dir, split, batch_size, is_training,
@@ -165,31 +149,17 @@ def build_input(name, data_dir, split, batch_size, is_training,
                 decode='reduced', **unused_options):
   """The image-folder queue pipeline with a choice of JPEG decoder.
 
-  Same arguments and output as `image_folder.build_input`, plus:
-
-  Args:
+  Arguments as `image_folder.build_input`, plus:
     decode: 'reduced' (DCT-domain down-scaling, see `decode_reduced`) or
       'full' (decode at full size, then resize: the plain pipeline).
 
   Returns:
     pipeline.InputBatch.
   """
-  del name, unused_options
-  runtime.require_graph_mode('jpeg.build_input')
-  filenames, labels, class_names = scan_and_check(data_dir, split,
-                                                  class_names, bad_images)
-  image_size = int(image_size or 150)
-  with tf.name_scope(f'input_{split}'):
-    filename, label = _V1.train.slice_input_producer(
-        [tf.constant(filenames), tf.constant(np.asarray(labels, np.int32))],
-        num_epochs=num_epochs, shuffle=is_training, seed=seed,
-        capacity=max(32, 4 * batch_size), name='filenames')
-    image = preprocess(tf.io.read_file(filename), image_size, is_training,
-                       augment, seed, decode)
-    image = pipeline.standardize(image)
-    images, batch_labels = pipeline.batch_examples(
-        image, label, batch_size, is_training, num_threads=num_threads,
-        seed=seed, name='batch')
-  logging.info('%s/%s: %d images, %d classes, %s JPEG decode', data_dir,
-               split, len(filenames), len(class_names), decode)
-  return pipeline.InputBatch(images, batch_labels, len(filenames), class_names)
+  del unused_options
+  logging.info('%s/%s: %s JPEG decode', data_dir, split, decode)
+  return image_folder.build_input(
+      name, data_dir, split, batch_size, is_training, image_size=image_size,
+      num_epochs=num_epochs, augment=augment, seed=seed,
+      class_names=class_names, bad_images=bad_images, num_threads=num_threads,
+      preprocess_fn=functools.partial(preprocess, decode=decode))

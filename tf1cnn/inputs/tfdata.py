@@ -25,6 +25,7 @@ import tensorflow as tf
 from absl import logging
 
 from tf1cnn import runtime
+from tf1cnn.inputs import image_folder
 from tf1cnn.inputs import jpeg
 from tf1cnn.inputs import pipeline
 
@@ -64,8 +65,8 @@ def build_dataset_input(data_dir, split, batch_size, is_training,
   docstring).
   """
   runtime.require_graph_mode('tfdata.build_dataset_input')
-  filenames, labels, class_names = jpeg.scan_and_check(data_dir, split,
-                                                       class_names, bad_images)
+  filenames, labels, class_names = image_folder.scan_and_check(
+      data_dir, split, class_names, bad_images)
   image_size = int(image_size or 150)
   with tf.name_scope(f'tfdata_input_{split}'):
     dataset = make_dataset(filenames, labels, batch_size, is_training,
