@@ -173,6 +173,21 @@ def check_arrays(images, labels, num_classes, source):
         f'[0, {num_classes - 1}]')
 
 
+def check_trained_classes(trained_class_names, dataset_class_names, where):
+  """Raises UserInputError when a trained model's classes differ from the data's.
+
+  Args:
+    trained_class_names: the classes of the trained model, or None (no check).
+    dataset_class_names: the classes the dataset has.
+    where: the dataset's location, for the message.
+  """
+  if (trained_class_names is not None
+      and list(trained_class_names) != list(dataset_class_names)):
+    raise runtime.UserInputError(
+        f'the model was trained on classes {list(trained_class_names)} but '
+        f'{where} has classes {list(dataset_class_names)}')
+
+
 def build_array_input(images, labels, class_names, batch_size, is_training,
                       num_epochs=None, augment_fn=None, augment=True,
                       image_size=None, seed=None, num_threads=None,

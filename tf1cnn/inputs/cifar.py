@@ -511,10 +511,7 @@ def build_input(name, data_dir, split, batch_size, is_training,
   runtime.require_graph_mode('build_input')
   layout, folder = locate(name, data_dir, file_format)
   names = read_class_names(layout, folder)
-  if class_names is not None and list(class_names) != names:
-    raise runtime.UserInputError(
-        f'the model was trained on classes {list(class_names)} but {folder} '
-        f'has classes {names}')
+  arrays.check_trained_classes(class_names, names, folder)
   augment_fn = augment_lib.augment_fn(
       name, augmentation, seed=None if seed is None else int(seed) + 2)
   if layout.file_format == 'pickle':

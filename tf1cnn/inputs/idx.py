@@ -350,10 +350,7 @@ def build_input(name, data_dir, split, batch_size, is_training,
   del unused_options
   runtime.require_graph_mode('build_input')
   names = _class_names(name)
-  if class_names is not None and list(class_names) != names:
-    raise runtime.UserInputError(
-        f'the model was trained on classes {list(class_names)} but {name} in '
-        f'{data_dir} has classes {names}')
+  arrays.check_trained_classes(class_names, names, f'{name} in {data_dir}')
   augment_fn = augment_lib.augment_fn(
       name, augmentation, seed=None if seed is None else int(seed) + 2)
   images, labels = load_split(data_dir, split, len(names))
