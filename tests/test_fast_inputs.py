@@ -379,6 +379,61 @@ class StagingTest(tf.test.TestCase):
       self.assertEqual(got, [0, 1, 2, 3])
 
 
+class InputWaitHookTest(tf.test.TestCase):
+  """The hook reads the batch queues' fill and warns when input is short."""
+
+  def _checks(self, queue_fn, fill, batch_size=4, steps=8):
+    """Runs `steps` steps with the queue holding `fill` elements.
+
+    Returns:
+      `(hook, summary names)`.
+    """
+    with tf.Graph().as_default():
+      with tf.name_scope('images/batch'):
+        queue = queue_fn()
+      # Not a batching queue: neither watched nor summarised.
+      tf.queue.FIFOQueue(8, [tf.float32], shapes=[[]], name='filenames')
+      enqueue = queue.enqueue_many([tf.zeros([fill])])
+      step = tf.no_op()  # A training step that never dequeues.
+      hook = device.InputWaitHook(batch_size, every_n_steps=2, window=2)
+      with _V1.train.SingularMonitoredSession(hooks=[hook]) as sess:
+        sess.raw_session().run(enqueue)
+        for _ in range(steps):
+          sess.run(step)
+      summaries = [op.name for op in tf.compat.v1.get_default_graph()
+                   .get_operations() if op.type == 'ScalarSummary']
+    return hook, summaries
+
+  def _fifo(self):
+    return tf.queue.FIFOQueue(32, [tf.float32], shapes=[[]])
+
+  def _shuffle(self):
+    return tf.queue.RandomShuffleQueue(32, 10, [tf.float32], shapes=[[]])
+
+  def test_empty_batch_queue_warns(self):
+    with self.assertLogs('absl', 'WARNING') as logs:
+      hook, summaries = self._checks(self._fifo, fill=3)
+    self.assertEqual((hook.checks, hook.short), (4, 4))
+    self.assertEqual(hook.waiting_fraction(), 1.0)
+    self.assertEqual(len(logs.records), 2)  # once per window of 2 checks
+    self.assertIn('the model waits on its input: images/batch/fifo_queue',
+                  logs.output[0])
+    self.assertEqual(summaries,
+                     ['queue/images_batch_fifo_queue/fraction_of_32_full'])
+
+  def test_full_batch_queue_is_quiet(self):
+    with self.assertNoLogs('absl', 'WARNING'):
+      hook, _ = self._checks(self._fifo, fill=4)
+    self.assertEqual((hook.checks, hook.short), (4, 0))
+
+  def test_shuffle_queue_counts_only_above_its_floor(self):
+    # min_after_dequeue=10 stays in the queue: 13 is less than a batch above.
+    hook, _ = self._checks(self._shuffle, fill=13)
+    self.assertEqual(hook.waiting_fraction(), 1.0)
+    hook, _ = self._checks(self._shuffle, fill=14)
+    self.assertEqual(hook.waiting_fraction(), 0.0)
+
+
 class TrainEvalPipelinesTest(tf.test.TestCase):
 
   def test_train_and_evaluate_with_each_pipeline(self):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -15,6 +16,7 @@ from tf1cnn import checkpoints
 from tf1cnn import evaluation
 from tf1cnn import flags as tf1cnn_flags
 from tf1cnn import models
+from tf1cnn import precision
 from tf1cnn import runtime
 from tf1cnn import training
 
@@ -117,6 +119,42 @@ class TrainEvalTest(tf.test.TestCase):
     self.assertTrue(used)
     self.assertIn('conv1_scope/weights/ExponentialMovingAverage', var_map)
     self.assertIn('global_step', var_map)
+
+  def test_checkpoints_resume_across_precisions(self):
+    # fp32 -> fp16 -> fp32 in one train_dir. fp16 needs a GPU, so the support
+    # check is told one is there: the loss-scale optimizer and its variables
+    # are built the same way (the grappler rewrite skips a GPU-less machine).
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    first = training.train(_config(self.data_dir, train_dir, max_steps=4))
+    # Read now: the next run saves its starting step under the same name.
+    before = {name: tf.train.load_variable(first.checkpoint, name)
+              for name, _ in tf.train.list_variables(first.checkpoint)}
+    with mock.patch.object(precision, 'gpu_available', return_value=True):
+      # Learning rate 0: the weights must come back exactly as stored.
+      second = training.train(_config(self.data_dir, train_dir, max_steps=8,
+                                      precision='fp16', learning_rate=0.0))
+    self.assertEqual(second.global_step, 8)
+    after = dict(tf.train.list_variables(second.checkpoint))
+    self.assertNotIn('current_loss_scale', before)
+    self.assertEqual(set(after) - set(before),
+                     {'current_loss_scale', 'good_steps'})
+    # A fresh loss scale: its initial value, and 4 finite steps counted.
+    self.assertEqual(tf.train.load_variable(second.checkpoint,
+                                            'current_loss_scale'), 2.0**15)
+    self.assertEqual(tf.train.load_variable(second.checkpoint, 'good_steps'),
+                     4)
+    weights = [name for name in before
+               if name != 'global_step' and 'Adam' not in name
+               and not name.startswith('beta')]
+    self.assertIn('conv1_scope/weights', weights)
+    for name in weights:
+      self.assertAllEqual(before[name],
+                          tf.train.load_variable(second.checkpoint, name))
+    third = training.train(_config(self.data_dir, train_dir, max_steps=10))
+    self.assertEqual(third.global_step, 10)
+    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+        model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
+    self.assertEqual(metrics['global_step'], 10)
 
   def test_checkpoint_of_another_model_is_refused_and_kept(self):
     train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())

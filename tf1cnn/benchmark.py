@@ -12,6 +12,9 @@
 * `input_only`: each pipeline without the model, and, on large copies of the
   photos (re-encoded at `large_side` pixels on the long side in a temporary
   folder), the queue pipeline with full-size and with reduced-scale decode;
+* `large_decoder`: TensorFlow's JPEG decoder alone on those large copies,
+  one thread, full-size and reduced-scale (`measure_decoder_alone`): the
+  ceiling of the reduced-scale gain on this machine;
 * `eval`: inference from a restored checkpoint on the cached test split;
 * `accuracy`: the same training run (`training.train`, cached pipeline, the
   hyper-parameters of `data/catdog.flags`: Adam 1e-3 decayed by 0.3 every 5
@@ -262,6 +265,50 @@ def measure_eval(config, prefix, run_precision, num_classes):
                      config.eval_batch_size, restore=(saver, prefix))
 
 
+def measure_decoder_alone(data_dir, image_size, split='train', passes=3):
+  """CPU ms per image of TensorFlow's JPEG decoder alone, in one thread.
+
+  Every JPEG of `data_dir/split` is decoded, one file per `sess.run` with one
+  intra- and inter-op thread, at full size and at the ratio
+  `jpeg.pick_ratio` picks for `image_size`, each followed by the bilinear
+  resize to `image_size`. Reduced-scale decoding still entropy-decodes every
+  DCT coefficient (it only skips the inverse DCT, upsampling and colour
+  conversion of the discarded detail), so `full_ms / reduced_ms` is the most
+  an input pipeline built on this decoder gains from it: the pipeline's own
+  per-image work (reading, queues, resize, crop) adds to both sides.
+
+  Returns:
+    `{full_ms, reduced_ms, ceiling, files}`: the fastest of `passes` passes.
+  """
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  filenames, _, _ = image_folder.scan_split(data_dir, split)
+  files = []
+  for path in filenames:
+    with Image.open(path) as image:
+      width, height = image.size
+    with open(path, 'rb') as f:
+      files.append((f.read(), jpeg.pick_ratio(height, width, image_size)))
+  graph = tf.Graph()
+  with graph.as_default():
+    contents = _V1.placeholder(tf.string, [])
+    by_ratio = [image_folder.resize(jpeg.decode_jpeg_at_ratio(contents, r),
+                                    image_size) for r in jpeg.RATIOS]
+  config = runtime.session_config(intra_op_threads=1, inter_op_threads=1)
+  costs = {}
+  with _V1.Session(graph=graph, config=config) as sess:
+    for name in ('full', 'reduced'):
+      best = float('inf')
+      for _ in range(passes):
+        cpu_start = time.process_time()
+        for data, ratio_index in files:
+          sess.run(by_ratio[0 if name == 'full' else ratio_index],
+                   {contents: data})
+        best = min(best, time.process_time() - cpu_start)
+      costs[name] = 1000.0 * best / len(files)
+  return dict(full_ms=costs['full'], reduced_ms=costs['reduced'],
+              ceiling=costs['full'] / costs['reduced'], files=len(files))
+
+
 # --- data preparation -------------------------------------------------------
 
 
@@ -469,6 +516,8 @@ def run(config):
       large_dir = make_large_copies(config.data_dir,
                                     os.path.join(work_dir, 'large'),
                                     config.large_images, config.large_side)
+      results['large_decoder'] = measure_decoder_alone(
+          large_dir, jpeg.crop_source_size(config.image_size))
     train_rates = {}
     input_rates = {}
     for repeat in range(config.repeats):
@@ -534,6 +583,15 @@ def report(results, json_path=''):
             f'ms/image, synthetic {ceiling["cpu_ms_per_image"]:.3f} '
             f'({100 * ceiling["cpu_ms_per_image"] / fed["cpu_ms_per_image"]:.1f}'
             f'% of the work is the model step; {run_precision})')
+  decoder = results.get('large_decoder')
+  if decoder:
+    print(f'info: large photos, TensorFlow\'s JPEG decoder alone (one '
+          f'thread, {decoder["files"]} files): full decode + resize '
+          f'{decoder["full_ms"]:.3f} CPU ms/image, reduced-scale decode + '
+          f'resize {decoder["reduced_ms"]:.3f}: {decoder["ceiling"]:.2f}x, '
+          'the most a pipeline on this decoder gains from reduced-scale '
+          'decoding (it still entropy-decodes every coefficient; the '
+          'pipeline\'s own per-image work lowers the ratio)')
   for target in results['targets']:
     value = target['value']
     shown = 'n/a' if value is None else f'{value:.3f}'

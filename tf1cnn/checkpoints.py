@@ -9,6 +9,8 @@ A training directory holds, besides the `Saver` checkpoints:
 `check_compatible` compares the variables a graph wants to restore with what
 a checkpoint holds, and raises a `UserInputError` naming the checkpoint and
 the first missing or mis-shaped variable, instead of a TensorFlow traceback.
+Variables a checkpoint may lack (the fp16 loss scale) are passed as
+`optional`; `ResumeSaver` then restores the rest and initialises those.
 """
 
 import json
@@ -64,13 +66,17 @@ def checkpoint_variables(prefix):
     ) from None
 
 
-def check_compatible(prefix, var_list, what='the model'):
+def check_compatible(prefix, var_list, what='the model', optional=()):
   """Checks that checkpoint `prefix` holds every variable of `var_list`.
 
   Args:
     prefix: checkpoint prefix.
     var_list: dict `{checkpoint_name: variable}` or a list of variables.
     what: description of the graph for the message.
+    optional: variables of `var_list` the checkpoint may lack.
+
+  Returns:
+    The variables of `optional` that the checkpoint lacks.
 
   Raises:
     UserInputError: naming the checkpoint and the first mismatch.
@@ -80,10 +86,13 @@ def check_compatible(prefix, var_list, what='the model'):
     items = sorted(var_list.items())
   else:
     items = sorted((v.op.name, v) for v in var_list)
-  missing, mismatched = [], []
+  optional = {variable.ref() for variable in optional}
+  missing, mismatched, missing_optional = [], [], []
   for name, variable in items:
     shape = tuple(variable.shape.as_list())
-    if name not in stored:
+    if name not in stored and variable.ref() in optional:
+      missing_optional.append(variable)
+    elif name not in stored:
       missing.append(name)
     elif stored[name] != shape:
       mismatched.append(f'{name} is {list(stored[name])} in the checkpoint, '
@@ -97,6 +106,32 @@ def check_compatible(prefix, var_list, what='the model'):
         f'checkpoint {prefix!r} is from a different model: it has no '
         f'variable {missing[0]!r}'
         + (f' (+{len(missing) - 1} more missing)' if len(missing) > 1 else ''))
+  return missing_optional
+
+
+class ResumeSaver(tf.compat.v1.train.Saver):
+  """A Saver that saves every variable and resumes from a checkpoint lacking some.
+
+  `restore` restores every variable except `fresh_variables` and initialises
+  those instead (an fp32 checkpoint resumed by an fp16 run has no loss-scale
+  variables). Both helper ops are built here, before the graph is finalised.
+  Saving is the plain `Saver`'s.
+  """
+
+  def __init__(self, fresh_variables, **kwargs):
+    super().__init__(**kwargs)
+    fresh = list(fresh_variables)
+    fresh_refs = {variable.ref() for variable in fresh}
+    self._restore_saver = tf.compat.v1.train.Saver(
+        var_list=[v for v in tf.compat.v1.global_variables()
+                  if v.ref() not in fresh_refs],
+        save_relative_paths=True)
+    self._initialize_fresh = tf.compat.v1.variables_initializer(
+        fresh, name='initialize_variables_missing_from_checkpoint')
+
+  def restore(self, sess, save_path):
+    self._restore_saver.restore(sess, save_path)
+    sess.run(self._initialize_fresh)
 
 
 def write_labels(directory, class_names):

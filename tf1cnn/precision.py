@@ -16,8 +16,11 @@ session is created:
   steps whose gradients overflow are skipped while the scale is lowered.
 
 Master weights and checkpoints stay float32, so a checkpoint trained in any
-precision restores and evaluates in any other (an fp16 run adds two
-loss-scale variables, `current_loss_scale` and `good_steps`).
+precision restores, evaluates and resumes training in any other. An fp16 run
+adds two loss-scale variables, `current_loss_scale` and `good_steps`, to the
+`LOSS_SCALE_VARIABLES` collection; a checkpoint written without them (by an
+fp32 or bf16 run) resumes in fp16 with the loss scale starting afresh
+(`checkpoints.check_compatible(optional=...)` and `checkpoints.ResumeSaver`).
 
 An unsupported precision is an error (`UserInputError` naming `--precision`
 and the reason) unless `--precision_fallback` is set, which falls back to
@@ -35,6 +38,8 @@ from tf1cnn import runtime
 _V1 = tf.compat.v1
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
+# Graph collection of the fp16 loss-scale variables (optional in checkpoints).
+LOSS_SCALE_VARIABLES = 'tf1cnn_loss_scale_variables'
 CPUINFO = '/proc/cpuinfo'
 BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
 
@@ -149,11 +154,16 @@ def session_config(precision='fp32', fallback=False, **kwargs):
 def wrap_optimizer(optimizer, precision, initial_scale=2.0**15):
   """Adds dynamic loss scaling to a tf.compat.v1 optimizer for fp16.
 
-  Other precisions return the optimizer unchanged.
+  The loss-scale variables are added to the `LOSS_SCALE_VARIABLES`
+  collection. Other precisions return the optimizer unchanged.
   """
   if precision != 'fp16':
     return optimizer
+  before = {variable.ref() for variable in _V1.global_variables()}
   loss_scale = _V1.mixed_precision.DynamicLossScale(
       initial_loss_scale=initial_scale)
+  for variable in _V1.global_variables():
+    if variable.ref() not in before:
+      _V1.add_to_collection(LOSS_SCALE_VARIABLES, variable)
   return _V1.mixed_precision.MixedPrecisionLossScaleOptimizer(optimizer,
                                                               loss_scale)

@@ -426,15 +426,19 @@ def train(config, extra_hooks=None):
     _V1.summary.image('input_images', batch.images, max_outputs=3)
 
     existing = checkpoints.latest_checkpoint(config.train_dir)
+    fresh_variables = []
     if existing and is_chief:
-      checkpoints.check_compatible(existing, _V1.global_variables(),
-                                   what=f'--model={config.model}')
+      fresh_variables = checkpoints.check_compatible(
+          existing, _V1.global_variables(), what=f'--model={config.model}',
+          optional=_V1.get_collection(precision.LOSS_SCALE_VARIABLES))
       stored_labels = checkpoints.read_labels(config.train_dir)
       if stored_labels is not None and stored_labels != batch.class_names:
         raise runtime.UserInputError(
             f'{config.train_dir}/labels.txt lists classes {stored_labels} but '
             f'the data has {batch.class_names}: use a new --train_dir')
-      logging.info('resuming from %s', existing)
+      logging.info('resuming from %s%s', existing,
+                   ' (the loss scale starts afresh: the checkpoint has none)'
+                   if fresh_variables else '')
     if is_chief:
       checkpoints.write_labels(config.train_dir, batch.class_names)
       checkpoints.write_run_config(config.train_dir, dict(
@@ -443,8 +447,10 @@ def train(config, extra_hooks=None):
           model_options=config.model_options,
           moving_average_decay=config.moving_average_decay))
 
-    saver = _V1.train.Saver(max_to_keep=config.keep_checkpoint_max,
-                            save_relative_paths=True)
+    saver_options = dict(max_to_keep=config.keep_checkpoint_max,
+                         save_relative_paths=True)
+    saver = (checkpoints.ResumeSaver(fresh_variables, **saver_options)
+             if fresh_variables else _V1.train.Saver(**saver_options))
     scaffold = _V1.train.Scaffold(saver=saver)
     logging_hook = _LoggingHook(
         dict(global_step=global_step, loss=loss, accuracy=accuracy,

@@ -80,7 +80,7 @@ def maybe_stage(batch):
 
 
 def _queue_fill_tensors(graph):
-  """`{queue name: (fill tensor, level at which a batch is ready)}`."""
+  """`{queue name: (size tensor, capacity, min_after_dequeue or 0)}`."""
   fills = {}
   for op in graph.get_operations():
     if op.type not in QUEUE_OP_TYPES:
@@ -101,11 +101,13 @@ def _queue_fill_tensors(graph):
 class InputWaitHook(_V1.train.SessionRunHook):
   """Warns when the batch queues are nearly empty: the model waits on input.
 
-  Every `every_n_steps` steps it reads each batching queue's size; when it is
-  below `floor + batch_size` (shuffle queues keep `min_after_dequeue`
-  examples, so fewer than one batch above that means the next step waits) in
-  more than half of the last `window` checks, it logs a warning once per
-  window. `waiting_fraction()` reports the share of checks that found the
+  `begin` adds a fill-fraction summary per batching queue
+  (`queue/<queue name>/fraction_of_<capacity>_full`, see
+  `pipeline.queue_fill_fraction`). Every `every_n_steps` steps it reads each
+  batching queue's size; when it is below `floor + batch_size` (shuffle
+  queues keep `min_after_dequeue` examples, so fewer than one batch above
+  that means the next step waits) in more than half of the last `window`
+  checks, it logs a warning once per window. `waiting_fraction()` reports the share of checks that found the
   queue short.
   """
 
@@ -122,10 +124,7 @@ class InputWaitHook(_V1.train.SessionRunHook):
   def begin(self):
     self._fills = _queue_fill_tensors(_V1.get_default_graph())
     for name, (size, capacity, _) in self._fills.items():
-      summary_name = name.replace('/', '_')
-      _V1.summary.scalar(f'queue/{summary_name}/fill',
-                         pipeline.queue_fill_fraction(size, capacity,
-                                                      summary_name))
+      pipeline.queue_fill_fraction(size, capacity, name.replace('/', '_'))
 
   def before_run(self, run_context):
     self._step += 1
