@@ -42,6 +42,8 @@ flags.DEFINE_boolean('input_only', True, 'Also time each pipeline without '
 flags.DEFINE_integer('large_images', 120, 'Photos re-encoded at '
                      '--large_side for the large-photo comparison (0: skip).')
 flags.DEFINE_integer('large_side', 2000, 'Long side of the large copies.')
+flags.DEFINE_integer('large_quality', 90, 'JPEG quality of the large copies '
+                     '(1-95).')
 flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch size.')
 flags.DEFINE_integer('eval_steps', 12, 'Timed evaluation batches.')
 flags.DEFINE_integer('accuracy_steps', 750, 'Steps of the per-precision '
@@ -66,7 +68,8 @@ def main(argv):
       pipelines=tuple(FLAGS.pipeline), precisions=tuple(FLAGS.precision),
       precision_fallback=FLAGS.precision_fallback,
       input_only=FLAGS.input_only, large_images=FLAGS.large_images,
-      large_side=FLAGS.large_side, eval_batch_size=FLAGS.eval_batch_size,
+      large_side=FLAGS.large_side, large_quality=FLAGS.large_quality,
+      eval_batch_size=FLAGS.eval_batch_size,
       eval_steps=FLAGS.eval_steps, accuracy_steps=FLAGS.accuracy_steps,
       learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
       work_dir=FLAGS.work_dir, cache_dir=FLAGS.cache_dir,

@@ -88,6 +88,7 @@ class BenchmarkConfig:
   input_only: bool = True
   large_images: int = 120
   large_side: int = 2000
+  large_quality: int = 90
   eval_batch_size: int = 100
   eval_steps: int = 12
   accuracy_steps: int = 750
@@ -312,8 +313,12 @@ def measure_decoder_alone(data_dir, image_size, split='train', passes=3):
 # --- data preparation -------------------------------------------------------
 
 
-def make_large_copies(data_dir, output_dir, count, side, split='train'):
+def make_large_copies(data_dir, output_dir, count, side, split='train',
+                      quality=90):
   """Re-encodes `count` photos (half per class) at `side` px on the long side.
+
+  The copies are bicubic up-scales saved as baseline JPEGs at `quality`
+  (4:2:0 chroma).
 
   Returns:
     The dataset root holding `<split>/<class>/*.jpg`.
@@ -333,10 +338,10 @@ def make_large_copies(data_dir, output_dir, count, side, split='train'):
         size = (max(1, round(image.size[0] * scale)),
                 max(1, round(image.size[1] * scale)))
         image.resize(size, Image.BICUBIC).save(
-            os.path.join(folder, os.path.basename(path)), quality=90)
+            os.path.join(folder, os.path.basename(path)), quality=quality)
       written += 1
-  logging.info('wrote %d photos at %d px (long side) to %s', written, side,
-               output_dir)
+  logging.info('wrote %d photos at %d px (long side), quality %d, to %s',
+               written, side, quality, output_dir)
   return output_dir
 
 
@@ -485,6 +490,9 @@ def run(config):
     if pipeline_name not in TRAIN_PIPELINES:
       raise runtime.UserInputError(
           f'--pipeline={pipeline_name!r}: use {", ".join(TRAIN_PIPELINES)}')
+  if not 1 <= config.large_quality <= 95:
+    raise runtime.UserInputError(
+        f'--large_quality={config.large_quality}: use 1 to 95')
   if config.steps <= 0 or config.repeats <= 0 or config.batch_size <= 0:
     raise runtime.UserInputError('--steps, --repeats and --batch_size must be '
                                  '> 0')
@@ -515,7 +523,8 @@ def run(config):
     if config.input_only and config.large_images > 0:
       large_dir = make_large_copies(config.data_dir,
                                     os.path.join(work_dir, 'large'),
-                                    config.large_images, config.large_side)
+                                    config.large_images, config.large_side,
+                                    quality=config.large_quality)
       results['large_decoder'] = measure_decoder_alone(
           large_dir, jpeg.crop_source_size(config.image_size))
     train_rates = {}
