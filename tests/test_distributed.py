@@ -168,6 +168,30 @@ class TrainWithTowersAndClusterTest(tf.test.TestCase):
       training.train(self._config(tempfile.mkdtemp(dir=self.get_temp_dir()),
                                   batch_size=9, devices='cpu:0,cpu:1'))
 
+  def test_one_device_pins_the_model_and_keeps_input_on_the_cpu(self):
+    # As `--devices=gpu:1` would on a GPU machine, with a second logical CPU.
+    class PlacementHook(_V1.train.SessionRunHook):
+
+      def begin(self):
+        self.placement = {op.name: (op.type, op.device) for op in
+                          _V1.get_default_graph().get_operations()}
+
+    hook = PlacementHook()
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    result = training.train(self._config(train_dir, devices='cpu:1',
+                                         max_steps=2), extra_hooks=[hook])
+    self.assertEqual(result.global_step, 2)
+    by_type = {}
+    for op_type, device in hook.placement.values():
+      by_type.setdefault(op_type, set()).add(
+          tf.DeviceSpec.from_string(device).to_string())
+    for input_op in ('ReadFile', 'DecodeImage', 'QueueDequeueManyV2',
+                     'RandomShuffleQueueV2'):
+      self.assertIn(input_op, by_type)
+      self.assertEqual(by_type[input_op], {'/device:CPU:0'}, input_op)
+    self.assertEqual(by_type['Conv2D'], {'/device:CPU:1'})
+    self.assertEqual(by_type['Conv2DBackpropFilter'], {'/device:CPU:1'})
+
   def test_parameter_server_and_two_workers(self):
     ports = [_free_port() for _ in range(3)]
     ps_hosts = f'localhost:{ports[0]}'

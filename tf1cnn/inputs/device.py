@@ -146,8 +146,9 @@ class InputWaitHook(_V1.train.SessionRunHook):
       if sum(self._recent) > len(self._recent) // 2:
         logging.warning(
             'the model waits on its input: %s held less than one batch in '
-            '%d of the last %d checks; try --pipeline=cached, more '
-            '--input_threads, or a smaller --image_size',
+            '%d of the last %d checks; try --pipeline=cached, '
+            '--jpeg_decode=reduced for photos much larger than --image_size, '
+            'or more --input_threads',
             ', '.join(short_queues) or 'the batch queue', sum(self._recent),
             len(self._recent))
       self._recent = []
