@@ -9,6 +9,8 @@ the right graph rewrite and refuse what the machine cannot do.
 
 import os
 import tempfile
+import threading
+import time
 from unittest import mock
 
 import numpy as np
@@ -189,6 +191,38 @@ class CacheTest(tf.test.TestCase):
     images, labels = cache.read_shard(self._shard(directory, 2))
     self.assertEqual(images.shape, (4, SIZE, SIZE, 3))
     self.assertEqual(list(labels), [1, 1, 1, 1])
+
+  def test_concurrent_users_build_once(self):
+    # Two workers asking for the same cache at once: one builds, the other
+    # waits on the folder's lock and then uses the finished cache.
+    real_build = cache.build_cache
+    started = threading.Event()
+
+    def slow_build(*args, **kwargs):
+      started.set()
+      time.sleep(1.0)  # The other caller arrives while this one builds.
+      return real_build(*args, **kwargs)
+
+    results = []
+
+    def worker():
+      results.append(cache.ensure_cache(self.root, 'test', SIZE,
+                                        cache_dir=self.cache_dir,
+                                        shard_size=4))
+
+    with mock.patch.object(cache, 'build_cache',
+                           side_effect=slow_build) as build:
+      first = threading.Thread(target=worker)
+      first.start()
+      self.assertTrue(started.wait(30))
+      second = threading.Thread(target=worker)
+      second.start()
+      first.join(60)
+      second.join(60)
+    self.assertEqual(build.call_count, 1)
+    self.assertEqual(len(results), 2)
+    self.assertEqual(results[0], results[1])
+    self.assertTrue(results[1][1]['complete'])
 
   def test_training_cache_is_permuted_and_order_is_part_of_the_plan(self):
     directory, _, builds = self._ensure(order='shuffled')

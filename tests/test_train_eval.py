@@ -107,6 +107,22 @@ class TrainEvalTest(tf.test.TestCase):
         model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
     self.assertGreaterEqual(metrics['accuracy'], 0.9)  # stripes are easy
 
+  def test_profile_every_n_steps_writes_chrome_traces(self):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    training.train(_config(self.data_dir, train_dir, max_steps=6,
+                           profile_every_n_steps=3))
+    traces = sorted(f for f in os.listdir(train_dir)
+                    if f.startswith('timeline-'))
+    self.assertNotEmpty(traces)
+    with open(os.path.join(train_dir, traces[-1])) as f:
+      events = json.load(f)['traceEvents']
+    names = {event.get('args', {}).get('name') for event in events}
+    # The step's ops: the batch dequeue, forward, backward and update.
+    for op_name in ('input_train/batch', 'avg_pooling1/avg_pool',
+                    'gradients/conv1_scope/Conv2D_grad/Conv2DBackpropFilter',
+                    'Adam/update_conv1_scope/weights/ResourceApplyAdam'):
+      self.assertIn(op_name, names)
+
   def test_weight_moving_averages_are_restored_for_eval(self):
     train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     training.train(_config(self.data_dir, train_dir, max_steps=5,

@@ -65,6 +65,7 @@ class TrainingConfig(RunConfig):
   save_checkpoint_secs: int = 600
   keep_checkpoint_max: int = 5
   log_every_n_steps: int = 50
+  profile_every_n_steps: int = 0
   input_threads: int = 0
   train_split: str = 'train'
   devices: str = ''
@@ -139,6 +140,10 @@ def define_flags(model='lenet5', dataset='image_folder'):
                        'Checkpoint every N seconds.')
   flags.DEFINE_integer('keep_checkpoint_max', 5, 'Checkpoints kept.')
   flags.DEFINE_integer('log_every_n_steps', 50, 'Log line period.')
+  flags.DEFINE_integer('profile_every_n_steps', 0,
+                       'Write a Chrome trace (timeline-<step>.json, with '
+                       'memory) of one step every N steps to --train_dir; '
+                       '0: off.')
   flags.DEFINE_enum('bad_images', 'fail', BAD_IMAGE_POLICIES,
                     'Unreadable image files: fail naming the file, or skip '
                     'them and report how many were skipped.')

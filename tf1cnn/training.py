@@ -12,6 +12,8 @@ restores the latest checkpoint of `train_dir` (resume), saves checkpoints
 (`Saver(max_to_keep=keep_checkpoint_max)`) and summaries (loss, accuracy,
 learning rate, queue fill, a few input images). A log line every
 `log_every_n_steps` gives loss, batch accuracy, examples/sec and time left.
+`InputWaitHook` warns when the model waits on its input, and
+`profile_every_n_steps` writes a Chrome trace of one step (`ProfilerHook`).
 
 Ctrl-C stops after the current step and saves a checkpoint (a second Ctrl-C
 aborts at once). Before anything is written, a checkpoint already in
@@ -462,6 +464,12 @@ def train(config, extra_hooks=None):
                                   every_n_steps=max(1, config.log_every_n_steps
                                                     // 5))]
     hooks.extend(staging_hooks)
+    if config.profile_every_n_steps > 0 and is_chief:
+      # Open the files in chrome://tracing or Perfetto: input, model and
+      # optimizer ops per device, with tensor memory.
+      hooks.append(_V1.train.ProfilerHook(
+          save_steps=config.profile_every_n_steps,
+          output_dir=config.train_dir, show_memory=True))
     hooks.extend(extra_hooks or [])
     save_steps = config.save_checkpoint_steps or None
     save_secs = None if save_steps else config.save_checkpoint_secs

@@ -31,6 +31,9 @@ down-scaling for large JPEGs) in a `tf.data` pipeline on all cores, logs
 progress per shard, and writes each shard atomically (`.tmp` then rename) and
 records it in the manifest. An interrupted build (Ctrl-C, a crash) keeps the
 finished shards; the next call checks them and builds only the missing ones.
+Processes sharing a cache folder (workers on one machine, two runs started
+together) take an exclusive lock on `<split folder>/.lock` to check and build
+it: one builds, the others wait, then find the cache valid and use it.
 
 Training with augmentation uses a cache of the images resized to
 `jpeg.crop_source_size(image_size)` (the size `image_folder.augment_photo`
@@ -54,6 +57,8 @@ mixed across classes from the first step, and the order differs every epoch
 (shard order, reader interleaving, shuffle queue).
 """
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -79,6 +84,7 @@ HEADER_BYTES = 64
 HEADER_FORMAT = '<8sIIII'
 LABEL_BYTES = 4
 MANIFEST = 'manifest.json'
+LOCK_FILE = '.lock'
 DEFAULT_SHARD_SIZE = 128
 ORDERS = ('scan', 'shuffled')
 # Fixed, so that a resumed build continues the same permutation.
@@ -161,6 +167,32 @@ def read_shard(path):
   images = records[:, LABEL_BYTES:].reshape(count, image_size, image_size,
                                             channels)
   return images, labels.astype(np.int32)
+
+
+@contextlib.contextmanager
+def _exclusive(directory):
+  """Holds an exclusive lock on `directory/LOCK_FILE` while checking/building.
+
+  A directory that cannot be created or written (a read-only cache) is used
+  without the lock: it can only be checked, not built.
+  """
+  try:
+    os.makedirs(directory, exist_ok=True)
+    handle = open(os.path.join(directory, LOCK_FILE), 'a', encoding='utf-8')
+  except OSError:
+    yield
+    return
+  with handle:
+    try:
+      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      logging.info('cache: another process is checking or building %s; '
+                   'waiting for it', directory)
+      fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_manifest(directory):
@@ -416,6 +448,16 @@ def ensure_cache(data_dir, split, image_size, cache_dir='', class_names=None,
   expected = _expected_manifest(filenames, labels, class_names, image_size,
                                 channels, decode, bad_images, shard_size,
                                 order=order)
+  with _exclusive(directory):
+    return _check_or_build(directory, data_dir, split, filenames, labels,
+                           expected, bad_images, shard_size, order,
+                           num_threads, verify_crc)
+
+
+def _check_or_build(directory, data_dir, split, filenames, labels, expected,
+                    bad_images, shard_size, order, num_threads, verify_crc):
+  """`ensure_cache` after the scan, under the folder's lock."""
+  image_size = expected['image_size']
   try:
     manifest = check_cache(directory, expected, verify_crc)
     logging.info('cache: using %s (%d images, %dx%d)', directory,
