@@ -110,7 +110,7 @@ def check_compatible(prefix, var_list, what='the model', optional=()):
 
 
 class ResumeSaver(tf.compat.v1.train.Saver):
-  """A Saver that saves every variable and resumes from a checkpoint lacking some.
+  """Saves every variable; resumes from a checkpoint that lacks some.
 
   `restore` restores every variable except `fresh_variables` and initialises
   those instead (an fp32 checkpoint resumed by an fp16 run has no loss-scale

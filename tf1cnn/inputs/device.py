@@ -107,8 +107,8 @@ class InputWaitHook(_V1.train.SessionRunHook):
   batching queue's size; when it is below `floor + batch_size` (shuffle
   queues keep `min_after_dequeue` examples, so fewer than one batch above
   that means the next step waits) in more than half of the last `window`
-  checks, it logs a warning once per window. `waiting_fraction()` reports the share of checks that found the
-  queue short.
+  checks, it logs a warning once per window. `waiting_fraction()` reports
+  the share of checks that found the queue short.
   """
 
   def __init__(self, batch_size, every_n_steps=20, window=10):
