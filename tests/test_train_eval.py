@@ -2,10 +2,12 @@
 
 import json
 import os
+import glob
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from unittest import mock
 
@@ -52,6 +54,18 @@ def _config(data_dir, train_dir, **overrides):
   for key, value in overrides.items():
     setattr(config, key, value)
   return config
+
+
+def _eval_events(train_dir, tag, split='test'):
+  """`[(step, value)]` of a scalar in the evaluation summaries."""
+  found = []
+  for path in sorted(glob.glob(os.path.join(train_dir, f'eval_{split}',
+                                            'events.*'))):
+    for event in _V1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == tag:
+          found.append((event.step, value.simple_value))
+  return found
 
 
 class TrainEvalTest(tf.test.TestCase):
@@ -135,6 +149,66 @@ class TrainEvalTest(tf.test.TestCase):
     self.assertTrue(used)
     self.assertIn('conv1_scope/weights/ExponentialMovingAverage', var_map)
     self.assertIn('global_step', var_map)
+
+  def test_evaluation_summaries_reach_tensorboard(self):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    training.train(_config(self.data_dir, train_dir, max_steps=10))
+    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+        model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
+    # Summaries hold float32: compare the values to float32 precision.
+    self.assertAllClose(_eval_events(train_dir, 'accuracy/test'),
+                        [(10, metrics['accuracy'])], rtol=1e-6)
+    self.assertAllClose(
+        _eval_events(train_dir, 'recall/vertical'),
+        [(10, metrics['per_class']['vertical']['recall'])], rtol=1e-6)
+
+  def test_continuous_evaluation_follows_a_running_training(self):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    config = tf1cnn_flags.EvalConfig(
+        model='lenet5', data_dir=self.data_dir, train_dir=train_dir,
+        eval_interval_secs=1, eval_timeout_secs=120)
+    results, errors = [], []
+
+    def watch():
+      try:
+        results.extend(evaluation.evaluate_continuously(config))
+      except Exception as e:  # pylint: disable=broad-except
+        errors.append(e)
+
+    class SlowSteps(_V1.train.SessionRunHook):  # Time to evaluate between.
+
+      def after_run(self, run_context, run_values):
+        time.sleep(0.15)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    training.train(_config(self.data_dir, train_dir, max_steps=40,
+                           save_checkpoint_steps=10),
+                   extra_hooks=[SlowSteps()])
+    watcher.join(120)
+    self.assertFalse(watcher.is_alive())  # It stopped by itself at step 40.
+    self.assertEqual(errors, [])
+    steps = [m['global_step'] for m in results]
+    self.assertGreaterEqual(len(steps), 2)
+    self.assertEqual(steps, sorted(set(steps)))
+    self.assertEqual(steps[-1], 40)
+    self.assertEqual([step for step, _ in _eval_events(train_dir,
+                                                       'accuracy/test')],
+                     steps)
+
+  def test_continuous_evaluation_ends_without_checkpoints(self):
+    empty = tempfile.mkdtemp(dir=self.get_temp_dir())
+    config = tf1cnn_flags.EvalConfig(
+        model='lenet5', data_dir=self.data_dir, train_dir=empty,
+        eval_interval_secs=1, eval_timeout_secs=1)
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                'no checkpoint appeared in .*within '
+                                '--eval_timeout_secs=1'):
+      evaluation.run(config)
+    config.checkpoint_path = os.path.join(empty, 'model.ckpt-5')
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                'give the folder to watch'):
+      evaluation.run(config)
 
   def test_checkpoints_resume_across_precisions(self):
     # fp32 -> fp16 -> fp32 in one train_dir. fp16 needs a GPU, so the support

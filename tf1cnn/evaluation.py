@@ -11,7 +11,16 @@ of the raw weights (as in the CIFAR-10 tutorial), unless
 
 It returns, prints and optionally writes as JSON: accuracy, num_examples,
 global_step, the confusion matrix (rows = true class, columns = predicted)
-and per-class precision, recall and support.
+and per-class precision, recall and support. The accuracy and per-class
+figures also go to TensorBoard, at the checkpoint's global step, in
+`eval_dir` (default `<checkpoint folder>/eval_<split>`): tags
+`accuracy/<split>`, `precision/<class>` and `recall/<class>`.
+
+`evaluate_continuously(config)` is the CIFAR-10 tutorial's evaluation loop:
+it watches `train_dir` and evaluates each new checkpoint (at most once per
+`eval_interval_secs`) while training runs, until it has evaluated the
+training's last step (`last_step` in `run_config.json`) or no new checkpoint
+has come for `eval_timeout_secs`. `run(config)` picks one or the other.
 """
 
 import json
@@ -23,6 +32,7 @@ from absl import logging
 
 from tf1cnn import checkpoints
 from tf1cnn import precision
+from tf1cnn import runtime
 from tf1cnn import training
 
 _V1 = tf.compat.v1
@@ -97,17 +107,19 @@ def restore_var_map(prefix, use_moving_averages=True):
   return var_map, used_averages
 
 
-def evaluate(config):
+def evaluate(config, prefix=None):
   """Evaluates a checkpoint on `config.eval_split`; returns the metrics dict.
 
   Args:
     config: tf1cnn.flags.EvalConfig.
+    prefix: the checkpoint to evaluate; default the one `checkpoint_path`
+      or `train_dir` names (`checkpoints.resolve_checkpoint`).
 
   Raises:
     UserInputError: no checkpoint, a checkpoint of another model, bad data.
   """
-  prefix = checkpoints.resolve_checkpoint(config.checkpoint_path,
-                                          config.train_dir)
+  prefix = prefix or checkpoints.resolve_checkpoint(config.checkpoint_path,
+                                                    config.train_dir)
   run_dir = os.path.dirname(prefix)
   run_config = (checkpoints.read_run_config(run_dir)
                 or checkpoints.read_run_config(config.train_dir) or {})
@@ -170,6 +182,8 @@ def evaluate(config):
                  used_moving_averages=used_averages)
   logging.info('evaluated %s', prefix)
   print(format_report(metrics), flush=True)
+  write_summaries(config.eval_dir or os.path.join(
+      run_dir, f'eval_{config.eval_split}'), metrics)
   if config.metrics_json:
     directory = os.path.dirname(os.path.abspath(config.metrics_json))
     os.makedirs(directory, exist_ok=True)
@@ -179,3 +193,99 @@ def evaluate(config):
       f.write('\n')
     os.replace(tmp, config.metrics_json)
   return metrics
+
+
+def write_summaries(eval_dir, metrics):
+  """Adds the metrics to TensorBoard events in `eval_dir` at their step.
+
+  A folder that cannot be written is reported with a warning: the evaluation
+  itself has already been printed.
+  """
+  split = metrics.get('split', 'eval')
+  values = [_V1.Summary.Value(tag=f'accuracy/{split}',
+                              simple_value=metrics['accuracy'])]
+  for name, row in metrics['per_class'].items():
+    values += [
+        _V1.Summary.Value(tag=f'precision/{name}',
+                          simple_value=row['precision']),
+        _V1.Summary.Value(tag=f'recall/{name}', simple_value=row['recall'])]
+  try:
+    writer = _V1.summary.FileWriterCache.get(eval_dir)
+    writer.add_summary(_V1.Summary(value=values), metrics['global_step'])
+    writer.flush()
+  except (OSError, tf.errors.OpError) as e:
+    logging.warning('could not write evaluation summaries to %s: %s',
+                    eval_dir, getattr(e, 'message', e))
+
+
+def evaluate_continuously(config):
+  """Evaluates each new checkpoint of `train_dir` while training runs.
+
+  Checkpoints are taken as they appear (`checkpoints_iterator`: the newest
+  one, at most once per `eval_interval_secs`). The loop ends after the
+  checkpoint of the training's last step (`run_config.json`, re-read after
+  every evaluation, since a resumed run may train further), or when no new
+  checkpoint has come for `eval_timeout_secs`. A checkpoint deleted by the
+  trainer before it could be read (`keep_checkpoint_max`) is skipped.
+
+  Returns:
+    The metrics of every evaluation, in order.
+
+  Raises:
+    UserInputError: nothing to watch, no checkpoint before the timeout, a
+      checkpoint of another model, bad data.
+  """
+  directory = config.train_dir
+  if config.checkpoint_path:
+    if not os.path.isdir(config.checkpoint_path):
+      raise runtime.UserInputError(
+          f'--checkpoint_path={config.checkpoint_path} with '
+          '--eval_interval_secs: give the folder to watch, not one '
+          'checkpoint')
+    directory = config.checkpoint_path
+  if not directory:
+    raise runtime.UserInputError('--eval_interval_secs needs --train_dir, '
+                                 'the folder to watch for checkpoints')
+  if config.eval_timeout_secs <= 0:
+    raise runtime.UserInputError(
+        f'--eval_timeout_secs={config.eval_timeout_secs}: must be > 0')
+  logging.info('watching %s for checkpoints (every %d s at most; stopping '
+               'after %d s without one)', directory, config.eval_interval_secs,
+               config.eval_timeout_secs)
+  results = []
+  for prefix in _V1.train.checkpoints_iterator(
+      directory, min_interval_secs=config.eval_interval_secs,
+      timeout=config.eval_timeout_secs):
+    try:
+      metrics = evaluate(config, prefix)
+    except (runtime.UserInputError, tf.errors.NotFoundError):
+      if tf.io.gfile.exists(prefix + '.index'):
+        raise
+      logging.warning('%s was deleted before it could be evaluated (the '
+                      'trainer keeps --keep_checkpoint_max); waiting for the '
+                      'next checkpoint', prefix)
+      continue
+    results.append(metrics)
+    last_step = (checkpoints.read_run_config(directory) or {}).get('last_step')
+    if last_step and metrics['global_step'] >= last_step:
+      logging.info('evaluated the last training step (%d); done', last_step)
+      break
+  else:
+    logging.info('no new checkpoint in %s for %d s; stopping', directory,
+                 config.eval_timeout_secs)
+  if not results:
+    raise runtime.UserInputError(
+        f'no checkpoint appeared in {directory} within '
+        f'--eval_timeout_secs={config.eval_timeout_secs}')
+  return results
+
+
+def run(config):
+  """`evaluate` once, or `evaluate_continuously` with `eval_interval_secs`.
+
+  Returns:
+    The metrics dict of the (last) evaluation.
+  """
+  if config.eval_interval_secs > 0:
+    return evaluate_continuously(config)[-1]
+  return evaluate(config)

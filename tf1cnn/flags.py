@@ -77,12 +77,15 @@ class TrainingConfig(RunConfig):
 
 @dataclasses.dataclass
 class EvalConfig(RunConfig):
-  """Everything `tf1cnn.evaluation.evaluate` needs."""
+  """Everything `tf1cnn.evaluation.run` needs."""
   checkpoint_path: str = ''
   eval_batch_size: int = 100
   eval_split: str = 'test'
   metrics_json: str = ''
   use_moving_averages: bool = True
+  eval_dir: str = ''
+  eval_interval_secs: int = 0
+  eval_timeout_secs: int = 1800
 
 
 _DEFINED = False
@@ -193,6 +196,15 @@ def define_flags(model='lenet5', dataset='image_folder'):
   flags.DEFINE_boolean('use_moving_averages', True,
                        'Evaluate the weights\' moving averages when the '
                        'checkpoint has them.')
+  flags.DEFINE_string('eval_dir', '', 'TensorBoard summaries of the '
+                      'evaluations; default <checkpoint folder>/eval_<split>.')
+  flags.DEFINE_integer('eval_interval_secs', 0,
+                       'Keep evaluating: each new checkpoint of --train_dir, '
+                       'at most once per N seconds, until the training\'s '
+                       'last step is evaluated; 0: evaluate once.')
+  flags.DEFINE_integer('eval_timeout_secs', 1800,
+                       'Continuous evaluation stops after this many seconds '
+                       'without a new checkpoint.')
   # Export.
   flags.DEFINE_string('export_dir', 'runs/export',
                       'SavedModel base folder (scripts/export.py).')

@@ -447,7 +447,8 @@ def train(config, extra_hooks=None):
           model=config.model, dataset=config.dataset, image_size=image_size,
           channels=info.channels, num_classes=len(batch.class_names),
           model_options=config.model_options,
-          moving_average_decay=config.moving_average_decay))
+          moving_average_decay=config.moving_average_decay,
+          last_step=last_step))
 
     saver_options = dict(max_to_keep=config.keep_checkpoint_max,
                          save_relative_paths=True)
