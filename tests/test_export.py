@@ -1,6 +1,9 @@
 """SavedModel export: signatures, same predictions as the checkpoint, safety."""
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -10,6 +13,7 @@ from PIL import Image
 from tf1cnn import export
 from tf1cnn import flags as tf1cnn_flags
 from tf1cnn import models
+from tf1cnn import prediction
 from tf1cnn import runtime
 from tf1cnn import training
 
@@ -19,18 +23,23 @@ runtime.use_graph_mode()
 _V1 = tf.compat.v1
 
 
+def _train_on_stripes(max_steps, **options):
+  """A few LeNet-5 steps on a striped image folder: `(data_dir, train_dir)`."""
+  data_dir, train_dir = tempfile.mkdtemp(), tempfile.mkdtemp()
+  make_striped_dataset(data_dir, per_class=6)
+  training.train(tf1cnn_flags.TrainingConfig(
+      model='lenet5', data_dir=data_dir, train_dir=train_dir, image_size=32,
+      batch_size=4, max_steps=max_steps, seed=1, input_threads=2, **options))
+  return data_dir, train_dir
+
+
 class ExportTest(tf.test.TestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.data_dir = tempfile.mkdtemp()
-    make_striped_dataset(cls.data_dir, per_class=6)
-    cls.train_dir = tempfile.mkdtemp()
-    training.train(tf1cnn_flags.TrainingConfig(
-        model='lenet5', data_dir=cls.data_dir, train_dir=cls.train_dir,
-        image_size=32, batch_size=4, max_steps=6, seed=1,
-        moving_average_decay=0.5, input_threads=2))
+    cls.data_dir, cls.train_dir = _train_on_stripes(
+        6, moving_average_decay=0.5)
 
   def test_export_matches_checkpoint_and_is_never_overwritten(self):
     export_dir = os.path.join(self.get_temp_dir(), 'export')
@@ -84,6 +93,85 @@ class ExportTest(tf.test.TestCase):
     with self.assertRaisesRegex(runtime.UserInputError, 'no checkpoint'):
       export.export_saved_model(train_dir=self.get_temp_dir(),
                                 export_dir=self.get_temp_dir())
+
+
+class PredictionTest(tf.test.TestCase):
+  """scripts/predict.py and tf1cnn.prediction on an export."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.data_dir, train_dir = _train_on_stripes(3)
+    cls.export_dir = os.path.join(tempfile.mkdtemp(), 'export')
+    cls.version = export.export_saved_model(train_dir=train_dir,
+                                            export_dir=cls.export_dir)
+    cls.folder = os.path.join(cls.data_dir, 'test', 'vertical')
+    cls.files = sorted(os.path.join(cls.folder, f)
+                       for f in os.listdir(cls.folder))
+
+  def _signature_probabilities(self):
+    """The export's serving signature run directly on every file at once."""
+    with tf.Graph().as_default() as graph, self.session(graph=graph) as sess:
+      meta = _V1.saved_model.loader.load(
+          sess, [_V1.saved_model.tag_constants.SERVING], self.version)
+      signature = meta.signature_def['serving_default']
+      encoded = [open(path, 'rb').read() for path in self.files]
+      return sess.run(signature.outputs['probabilities'].name,
+                      {signature.inputs['image_bytes'].name: encoded})
+
+  def test_batches_follow_the_files_and_rank_the_classes(self):
+    # The base folder resolves to its highest version; batches of 4 over 6.
+    got, skipped = prediction.predict_files(self.export_dir, [self.folder],
+                                            top_k=5, batch_size=4)
+    self.assertEqual(skipped, 0)
+    self.assertEqual([p.path for p in got], self.files)
+    want = self._signature_probabilities()
+    names = ['horizontal', 'vertical']  # labels.txt order
+    for row, item in zip(want, got):
+      self.assertLen(item.classes, 2)  # top_k is capped at the classes
+      ranked = sorted(zip(names, row), key=lambda pair: -pair[1])
+      self.assertEqual([name for name, _ in item.classes],
+                       [name for name, _ in ranked])
+      self.assertAllClose([p for _, p in item.classes],
+                          [p for _, p in ranked], atol=1e-6)
+
+  def test_bad_paths_name_the_culprit(self):
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                'missing.jpg: no such file'):
+      prediction.predict_files(self.version, [self.files[0], 'missing.jpg'])
+    broken = os.path.join(self.get_temp_dir(), 'broken.jpg')
+    with open(broken, 'wb') as f:
+      f.write(b'not an image')
+    with self.assertRaisesRegex(runtime.UserInputError, 'broken.jpg'):
+      prediction.predict_files(self.version, [broken, self.files[0]])
+    got, skipped = prediction.predict_files(
+        self.version, [broken, self.files[0]], bad_images='skip')
+    self.assertEqual(([p.path for p in got], skipped), ([self.files[0]], 1))
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                'no SavedModel there'):
+      prediction.predict_files(self.data_dir, [self.files[0]])
+
+  def test_script_prints_and_writes_json(self):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    output = os.path.join(self.get_temp_dir(), 'predictions.json')
+    result = subprocess.run(
+        [sys.executable, 'scripts/predict.py',
+         f'--saved_model_dir={self.export_dir}', '--top_k=1',
+         f'--predictions_json={output}', self.files[0]],
+        cwd=root, capture_output=True, text=True, timeout=300)
+    self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+    with open(output) as f:
+      saved = json.load(f)
+    self.assertEqual(saved[0]['path'], self.files[0])
+    name, probability = saved[0]['classes'][0]
+    self.assertIn(f'{name} {probability:.4f}', result.stdout)
+    result = subprocess.run(
+        [sys.executable, 'scripts/predict.py',
+         f'--saved_model_dir={self.export_dir}', 'missing.jpg'],
+        cwd=root, capture_output=True, text=True, timeout=300)
+    self.assertEqual(result.returncode, 2)
+    self.assertEqual(result.stderr.strip().splitlines()[-1],
+                     'error: missing.jpg: no such file or folder')
 
 
 if __name__ == '__main__':

@@ -210,6 +210,13 @@ def define_flags(model='lenet5', dataset='image_folder'):
                       'SavedModel base folder (scripts/export.py).')
   flags.DEFINE_integer('export_version', None,
                        'Export version; default the checkpoint\'s step.')
+  # Prediction (scripts/predict.py).
+  flags.DEFINE_string('saved_model_dir', 'runs/export',
+                      'SavedModel to classify with: a version folder, or an '
+                      'export base (its highest version is used).')
+  flags.DEFINE_integer('top_k', 3, 'Classes shown per file.')
+  flags.DEFINE_string('predictions_json', '', 'Also write the predictions '
+                      'here as JSON.')
   # Model options.
   flags.DEFINE_multi_string('model_option', [],
                             'Model-specific option NAME=VALUE (int, float or '

@@ -41,7 +41,8 @@ _V1 = tf.compat.v1
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
 
 
-def _is_image_name(name):
+def is_image_name(name):
+  """True for a visible file name with an image extension."""
   return (not name.startswith('.')) and name.lower().endswith(IMAGE_EXTENSIONS)
 
 
@@ -85,7 +86,7 @@ def scan_split(data_dir, split, class_names=None):
     for class_name in subdirs:
       class_dir = os.path.join(split_dir, class_name)
       images = sorted(os.path.join(class_dir, f) for f in os.listdir(class_dir)
-                      if _is_image_name(f))
+                      if is_image_name(f))
       if not images:
         raise runtime.UserInputError(
             f'class folder {class_dir!r} has no images '
@@ -93,7 +94,7 @@ def scan_split(data_dir, split, class_names=None):
       files_by_class[class_name] = images
   else:
     for name in entries:
-      if _is_image_name(name) and '.' in name[:-4]:
+      if is_image_name(name) and '.' in name[:-4]:
         class_name = name.split('.', 1)[0]
         files_by_class.setdefault(class_name, []).append(
             os.path.join(split_dir, name))
