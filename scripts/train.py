@@ -16,9 +16,11 @@ def main(argv):
   del argv
   runtime.use_graph_mode()
   result = training.train(tf1cnn_flags.training_config())
+  speed = (f'{result.examples_per_sec:.1f} examples/sec'
+           if result.examples_per_sec else
+           'speed not measured (fewer steps than --log_every_n_steps)')
   print(f'trained to step {result.global_step}: loss {result.final_loss:.4f}, '
-        f'{result.examples_per_sec:.1f} examples/sec, checkpoint '
-        f'{result.checkpoint}', flush=True)
+        f'{speed}, checkpoint {result.checkpoint}', flush=True)
 
 
 if __name__ == '__main__':

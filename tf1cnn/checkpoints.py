@@ -31,14 +31,20 @@ def latest_checkpoint(directory):
   return tf.train.latest_checkpoint(directory)
 
 
-def resolve_checkpoint(checkpoint_path='', train_dir=''):
+def resolve_checkpoint(checkpoint_path='', train_dir='', flag=None):
   """Turns a checkpoint prefix, a directory, or train_dir into a prefix.
+
+  Args:
+    checkpoint_path: a prefix or a directory; wins over `train_dir`.
+    train_dir: a training directory (its latest checkpoint).
+    flag: the flag named in messages (default --checkpoint_path or
+      --train_dir, whichever was used).
 
   Raises:
     UserInputError: nothing to restore; the message names the path.
   """
   path = checkpoint_path or train_dir
-  flag = '--checkpoint_path' if checkpoint_path else '--train_dir'
+  flag = flag or ('--checkpoint_path' if checkpoint_path else '--train_dir')
   if not path:
     raise runtime.UserInputError('no checkpoint: set --train_dir or '
                                  '--checkpoint_path')

@@ -11,7 +11,7 @@ dataclasses, so the library never reads absl flags itself.
 """
 
 import dataclasses
-from typing import Optional
+from typing import List, Optional
 
 from absl import flags
 
@@ -66,6 +66,9 @@ class TrainingConfig(RunConfig):
   keep_checkpoint_max: int = 5
   log_every_n_steps: int = 50
   profile_every_n_steps: int = 0
+  warm_start_from: str = ''
+  warm_start_exclude: List[str] = dataclasses.field(default_factory=list)
+  trainable_scopes: List[str] = dataclasses.field(default_factory=list)
   input_threads: int = 0
   train_split: str = 'train'
   devices: str = ''
@@ -130,6 +133,16 @@ def define_flags(model='lenet5', dataset='image_folder'):
                      'Keep an ExponentialMovingAverage of the weights (e.g. '
                      '0.999); evaluation then restores the averages. 0: off.')
   flags.DEFINE_boolean('augment', True, 'Training augmentation (flip/crop).')
+  # Fine-tuning (tf1cnn/finetune.py).
+  flags.DEFINE_string('warm_start_from', '',
+                      'Initialise the model from this checkpoint (prefix or '
+                      'training directory) when --train_dir has none yet.')
+  flags.DEFINE_list('warm_start_exclude', [],
+                    'Variable scopes not taken from --warm_start_from, e.g. '
+                    'softmax_linear to re-learn the classifier.')
+  flags.DEFINE_list('trainable_scopes', [],
+                    'Train only the variables under these scopes (default '
+                    'all).')
   flags.DEFINE_string('augmentation', '',
                       'Augmentation policy of array datasets (Fashion-MNIST, '
                       'MNIST, CIFAR): none, flip, light (2-px pad + crop + '

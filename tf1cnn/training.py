@@ -34,6 +34,7 @@ import tensorflow as tf
 from absl import logging
 
 from tf1cnn import checkpoints
+from tf1cnn import finetune
 from tf1cnn import distributed
 from tf1cnn import inputs
 from tf1cnn import models
@@ -146,6 +147,11 @@ def build_train_op(loss, optimizer, global_step, moving_average_decay=0.0,
     with tf.control_dependencies([train_op]):
       train_op = ema.apply(var_list or _V1.trainable_variables())
   return train_op
+
+
+def _created_since(before):
+  """Global variables whose refs are not in `before`, in creation order."""
+  return [v for v in _V1.global_variables() if v.ref() not in before]
 
 
 def check_model_dataset(model_name, info, image_size):
@@ -399,14 +405,22 @@ def train(config, extra_hooks=None):
     optimizer = precision.wrap_optimizer(
         make_optimizer(config.optimizer, learning_rate, config.momentum),
         run_precision)
+    # The network's variables (weights, batch-norm statistics) are the ones
+    # created from here until the optimizer adds its slots.
+    before_model = {v.ref() for v in _V1.global_variables()}
     if len(devices) > 1:
       towers = distributed.build_towers(network_fn, batch.images, batch.labels,
                                         devices, optimizer, total_loss)
       logits, labels = towers.logits, towers.labels
       loss, cross_entropy = towers.loss, towers.cross_entropy
+      model_variables = _created_since(before_model)
+      var_list = finetune.trainable_variables(config.trainable_scopes)
+      trained = {v.ref() for v in var_list}
       train_op = build_train_op(loss, optimizer, global_step,
-                                config.moving_average_decay,
-                                grads_and_vars=towers.grads_and_vars,
+                                config.moving_average_decay, var_list=var_list,
+                                grads_and_vars=[
+                                    (g, v) for g, v in towers.grads_and_vars
+                                    if v.ref() in trained],
                                 update_ops=towers.update_ops)
     else:
       # tf.device(None) would clear the replica device setter: only pin
@@ -415,8 +429,11 @@ def train(config, extra_hooks=None):
         logits, _ = network_fn(batch.images)
         labels = batch.labels
         loss, cross_entropy = total_loss(logits, labels)
+        model_variables = _created_since(before_model)
+        var_list = finetune.trainable_variables(config.trainable_scopes)
         train_op = build_train_op(loss, optimizer, global_step,
-                                  config.moving_average_decay)
+                                  config.moving_average_decay,
+                                  var_list=var_list)
     accuracy = tf.reduce_mean(tf.cast(
         tf.equal(tf.argmax(logits, 1, output_type=tf.int32), labels),
         tf.float32), name='batch_accuracy')
@@ -450,11 +467,19 @@ def train(config, extra_hooks=None):
           moving_average_decay=config.moving_average_decay,
           last_step=last_step))
 
+    init_fn = None
+    if config.warm_start_from and is_chief:
+      if existing:
+        logging.info('--warm_start_from=%s is not used: resuming from %s',
+                     config.warm_start_from, existing)
+      else:
+        init_fn = finetune.warm_start_init_fn(
+            config.warm_start_from, model_variables, config.warm_start_exclude)
     saver_options = dict(max_to_keep=config.keep_checkpoint_max,
                          save_relative_paths=True)
     saver = (checkpoints.ResumeSaver(fresh_variables, **saver_options)
              if fresh_variables else _V1.train.Saver(**saver_options))
-    scaffold = _V1.train.Scaffold(saver=saver)
+    scaffold = _V1.train.Scaffold(saver=saver, init_fn=init_fn)
     logging_hook = _LoggingHook(
         dict(global_step=global_step, loss=loss, accuracy=accuracy,
              learning_rate=learning_rate),
