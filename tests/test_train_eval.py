@@ -1,8 +1,8 @@
 """End-to-end: train a few steps, checkpoint, restore, evaluate; bad input."""
 
+import glob
 import json
 import os
-import glob
 import signal
 import subprocess
 import sys
@@ -21,6 +21,7 @@ from tf1cnn import models
 from tf1cnn import precision
 from tf1cnn import runtime
 from tf1cnn import training
+from tf1cnn.inputs import image_folder
 
 from fixtures import make_striped_dataset
 
@@ -209,6 +210,49 @@ class TrainEvalTest(tf.test.TestCase):
     with self.assertRaisesRegex(runtime.UserInputError,
                                 'give the folder to watch'):
       evaluation.run(config)
+
+  def test_a_file_deleted_while_training_is_named(self):
+    data_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    make_striped_dataset(data_dir)
+    victim = os.path.join(data_dir, 'train', 'vertical', '03.png')
+
+    class DeleteAfterFirstStep(_V1.train.SessionRunHook):
+
+      def after_run(self, run_context, run_values):
+        if os.path.exists(victim):
+          os.remove(victim)
+
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    with self.assertRaisesRegex(
+        runtime.UserInputError,
+        f'reading --data_dir={data_dir} failed: {victim}; No such file or '
+        r'directory \(in input_train/ReadFile; .*\); the latest checkpoint, '
+        '.*model.ckpt-[0-9]+, is kept'):
+      training.train(_config(data_dir, train_dir, max_steps=300),
+                     extra_hooks=[DeleteAfterFirstStep()])
+
+  def test_evaluation_input_failure_is_one_line(self):
+    # A file that breaks after the start-up check (here: the check is told
+    # it is fine) fails the pipeline; the error is one line, not a traceback.
+    data_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    make_striped_dataset(data_dir, per_class=3)
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    training.train(_config(data_dir, train_dir, max_steps=2))
+    with open(os.path.join(data_dir, 'test', 'vertical', '01.png'), 'wb') as f:
+      f.write(b'no longer a picture')
+    with mock.patch.object(image_folder, 'check_image_files', return_value={}):
+      with self.assertRaisesRegex(
+          runtime.UserInputError,
+          f'reading --data_dir={data_dir} failed: .* \\(in input_test/'):
+        evaluation.evaluate(tf1cnn_flags.EvalConfig(
+            model='lenet5', data_dir=data_dir, train_dir=train_dir))
+
+  def test_a_diverging_loss_is_one_line(self):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                'the loss became NaN: lower --learning_rate'):
+      training.train(_config(self.data_dir, train_dir, optimizer='sgd',
+                             learning_rate=1e30, max_steps=50))
 
   def test_checkpoints_resume_across_precisions(self):
     # fp32 -> fp16 -> fp32 in one train_dir. fp16 needs a GPU, so the support

@@ -34,6 +34,7 @@ from tf1cnn import checkpoints
 from tf1cnn import precision
 from tf1cnn import runtime
 from tf1cnn import training
+from tf1cnn.inputs import pipeline
 
 _V1 = tf.compat.v1
 
@@ -143,10 +144,12 @@ def evaluate(config, prefix=None):
   graph = tf.Graph()
   with graph.as_default():
     global_step = _V1.train.get_or_create_global_step()
-    batch = training.build_input_for(
-        config, config.eval_split, is_training=False, class_names=class_names,
-        image_size=image_size, num_epochs=1,
-        batch_size=config.eval_batch_size)
+    input_ops = set()
+    with pipeline.record_ops(input_ops):
+      batch = training.build_input_for(
+          config, config.eval_split, is_training=False,
+          class_names=class_names, image_size=image_size, num_epochs=1,
+          batch_size=config.eval_batch_size)
     network_fn = training.network_fn_for(
         model, len(batch.class_names), is_training=False, **model_options)
     logits, _ = network_fn(batch.images)
@@ -165,14 +168,21 @@ def evaluate(config, prefix=None):
       coord = _V1.train.Coordinator()
       threads = _V1.train.start_queue_runners(sess=sess, coord=coord)
       try:
-        while not coord.should_stop():
-          true_labels, predicted = sess.run([batch.labels, predictions])
-          np.add.at(confusion, (true_labels, predicted), 1)
-      except tf.errors.OutOfRangeError:
-        pass
-      finally:
-        coord.request_stop()
-        coord.join(threads, stop_grace_period_secs=10)
+        try:
+          while not coord.should_stop():
+            true_labels, predicted = sess.run([batch.labels, predictions])
+            np.add.at(confusion, (true_labels, predicted), 1)
+        except tf.errors.OutOfRangeError:
+          pass
+        finally:
+          coord.request_stop()
+          coord.join(threads, stop_grace_period_secs=10)
+      except tf.errors.OpError as e:
+        failure = pipeline.input_failure(e, input_ops,
+                                         f'--data_dir={config.data_dir}')
+        if failure is None:
+          raise
+        raise runtime.UserInputError(failure) from None
   metrics = metrics_from_confusion(confusion, batch.class_names)
   if metrics['num_examples'] != batch.num_examples:
     raise RuntimeError(f'evaluated {metrics["num_examples"]} examples but the '

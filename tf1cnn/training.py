@@ -34,8 +34,8 @@ import tensorflow as tf
 from absl import logging
 
 from tf1cnn import checkpoints
-from tf1cnn import finetune
 from tf1cnn import distributed
+from tf1cnn import finetune
 from tf1cnn import inputs
 from tf1cnn import models
 from tf1cnn import precision
@@ -43,6 +43,7 @@ from tf1cnn import runtime
 from tf1cnn.inputs import cache as cache_input
 from tf1cnn.inputs import device
 from tf1cnn.inputs import jpeg
+from tf1cnn.inputs import pipeline
 from tf1cnn.inputs import tfdata
 
 _V1 = tf.compat.v1
@@ -266,6 +267,30 @@ def _format_seconds(seconds):
   return f'{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
 
 
+@contextlib.contextmanager
+def _training_failures(config, input_ops):
+  """Turns an input failure or a NaN loss into one-line UserInputErrors.
+
+  The checkpoints written so far stay; the message names the latest.
+  """
+  def kept():
+    latest = checkpoints.latest_checkpoint(config.train_dir)
+    return (f'; the latest checkpoint, {latest}, is kept' if latest else
+            '; no checkpoint was written yet')
+  try:
+    yield
+  except tf.errors.OpError as e:
+    failure = pipeline.input_failure(e, input_ops,
+                                     f'--data_dir={config.data_dir}')
+    if failure is None:
+      raise
+    raise runtime.UserInputError(failure + kept()) from None
+  except _V1.train.NanLossDuringTrainingError:
+    raise runtime.UserInputError(
+        f'the loss became NaN: lower --learning_rate={config.learning_rate} '
+        '(or add --warmup_epochs), or check the data' + kept()) from None
+
+
 class _StopOnSignal:
   """First SIGINT/SIGTERM: finish the step and stop; second: abort."""
 
@@ -388,10 +413,12 @@ def train(config, extra_hooks=None):
     if config.seed is not None:
       _V1.set_random_seed(config.seed)
     global_step = _V1.train.get_or_create_global_step()
-    batch = build_input_for(
-        config, config.train_split, is_training=True, image_size=image_size,
-        input_device=(f'/job:worker/task:{cluster.task_index}/cpu:0'
-                      if cluster else '/cpu:0'))
+    input_ops = set()
+    with pipeline.record_ops(input_ops):
+      batch = build_input_for(
+          config, config.train_split, is_training=True, image_size=image_size,
+          input_device=(f'/job:worker/task:{cluster.task_index}/cpu:0'
+                        if cluster else '/cpu:0'))
     batch, staging_hooks = device.maybe_stage(batch)
     steps_per_epoch = batch.num_examples / float(config.batch_size)
     last_step = (config.max_steps if config.max_steps > 0 else
@@ -505,7 +532,8 @@ def train(config, extra_hooks=None):
                  image_size, image_size, config.batch_size, last_step,
                  last_step / steps_per_epoch)
     step_value, loss_value = 0, float('nan')
-    with _StopOnSignal() as stop_signal:
+    with _StopOnSignal() as stop_signal, _training_failures(config,
+                                                            input_ops):
       with _V1.train.MonitoredTrainingSession(
           master=server.target if server else '', is_chief=is_chief,
           checkpoint_dir=config.train_dir, scaffold=scaffold, hooks=hooks,

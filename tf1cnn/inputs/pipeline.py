@@ -13,10 +13,17 @@ typically from `tf.compat.v1.train.slice_input_producer`) and hands it to
 Every reader returns an `InputBatch`. Queues are started by
 `MonitoredTrainingSession` or by `tf.compat.v1.train.start_queue_runners`; a
 pipeline built with `num_epochs` ends with `tf.errors.OutOfRangeError`.
+
+A pipeline that fails while it runs (a file deleted or rewritten after the
+start-up check) raises a TensorFlow `OpError` from a queue-runner thread.
+`record_ops` notes which ops a pipeline builder created, and `input_failure`
+turns such an error from one of them into one line naming the file.
 """
 
 import collections
+import contextlib
 import os
+import re
 
 import tensorflow as tf
 
@@ -35,6 +42,37 @@ Attributes:
 
 # Collection of the queue fill-fraction tensors (see `queue_fill_fraction`).
 QUEUE_FILL = 'tf1cnn_queue_fill'
+
+
+@contextlib.contextmanager
+def record_ops(names):
+  """Adds the names of the graph ops created inside the block to `names`."""
+  graph = _V1.get_default_graph()
+  start = len(graph.get_operations())
+  yield names
+  names.update(op.name for op in graph.get_operations()[start:])
+
+
+_NODE = re.compile(r'\{\{node ([^}\s]+)\}\}')
+
+
+def input_failure(error, input_op_names, source):
+  """One line for an `OpError` raised by an input op, or None.
+
+  Args:
+    error: a `tf.errors.OpError`.
+    input_op_names: names collected with `record_ops` around the pipeline.
+    source: what was being read, for the message (e.g. '--data_dir=...').
+  """
+  node = error.op.name if getattr(error, 'op', None) is not None else None
+  if node is None:
+    match = _NODE.search(error.message or '')
+    node = match.group(1) if match else None
+  if node not in input_op_names:
+    return None
+  first_line = (error.message or type(error).__name__).strip().splitlines()[0]
+  return (f'reading {source} failed: {first_line} (in {node}; did a file '
+          'change after the run started?)')
 
 
 def default_num_threads():
