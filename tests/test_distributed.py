@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -106,6 +107,21 @@ class TowerTest(tf.test.TestCase):
     variable_devices = {dev for op, dev in placement.items()
                         if op.endswith('/weights') and not op.startswith('tower')}
     self.assertEqual({d.upper() for d in variable_devices}, {'/CPU:0'})
+
+  def test_gpus_that_are_not_here_are_refused(self):
+    distributed.check_gpus_visible(['/cpu:0', '/cpu:3'])  # always possible
+    with mock.patch.object(tf.config, 'list_physical_devices',
+                           return_value=[]):
+      with self.assertRaisesRegex(runtime.UserInputError,
+                                  '--devices: gpu:0 is not here: no GPU'):
+        distributed.check_gpus_visible(['/gpu:0'])
+    with mock.patch.object(tf.config, 'list_physical_devices',
+                           return_value=['GPU:0', 'GPU:1']):
+      distributed.check_gpus_visible(['/gpu:0', '/GPU:1'])
+      with self.assertRaisesRegex(
+          runtime.UserInputError,
+          r'gpu:2 is not here: 2 GPU\(s\) are visible \(gpu:0 to gpu:1\)'):
+        distributed.check_gpus_visible(['/gpu:0', '/gpu:2'])
 
   def test_uneven_split_is_refused(self):
     with tf.Graph().as_default():

@@ -53,6 +53,27 @@ def parse_devices(spec):
   return devices
 
 
+def check_gpus_visible(devices):
+  """Refuses `gpu:N` entries of `devices` that this machine does not have.
+
+  Soft placement would otherwise put such a tower on another device without
+  a word. CPU entries are always possible (`add_cpu_devices`).
+
+  Raises:
+    UserInputError: naming the entry and the GPUs that are visible.
+  """
+  gpus = len(tf.config.list_physical_devices('GPU'))
+  for device in devices:
+    kind, _, index = device.rsplit('/', 1)[-1].lower().partition(':')
+    if kind != 'gpu' or not index.isdigit() or int(index) < gpus:
+      continue
+    visible = (f'{gpus} GPU(s) are visible (gpu:0 to gpu:{gpus - 1})' if gpus
+               else 'no GPU is visible (a CPU-only TensorFlow, or '
+               'CUDA_VISIBLE_DEVICES hides them)')
+    raise runtime.UserInputError(f'--devices: {device.lstrip("/")} is not '
+                                 f'here: {visible}')
+
+
 def add_cpu_devices(session_config, devices):
   """Asks for enough logical CPU devices for `/cpu:N` entries of `devices`.
 

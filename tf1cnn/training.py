@@ -404,6 +404,7 @@ def train(config, extra_hooks=None):
                    cluster.ps_hosts[cluster.task_index])
       server.join()  # Serves until the process is stopped.
       return None
+  distributed.check_gpus_visible(devices)
   is_chief = cluster is None or cluster.is_chief
   os.makedirs(config.train_dir, exist_ok=True)
 
