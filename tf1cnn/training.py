@@ -372,6 +372,82 @@ def build_input_for(config, split, is_training, class_names=None,
 _PIPELINES = {'queue': jpeg, 'cached': cache_input, 'tfdata': tfdata}
 
 
+@dataclasses.dataclass
+class _ModelOps:
+  """The training graph's model part (see `_build_model`)."""
+  logits: tf.Tensor
+  labels: tf.Tensor
+  loss: tf.Tensor
+  cross_entropy: tf.Tensor
+  train_op: tf.Operation
+  variables: list  # the network's variables, for the warm start
+
+
+def _build_model(config, batch, network_fn, optimizer, global_step, devices):
+  """The network on one device or as towers, the loss and the train op.
+
+  Only `--trainable_scopes` are trained (all by default).
+  """
+  # The network's variables (weights, batch-norm statistics) are the ones
+  # created from here until the optimizer adds its slots.
+  before_model = {v.ref() for v in _V1.global_variables()}
+  if len(devices) > 1:
+    towers = distributed.build_towers(network_fn, batch.images, batch.labels,
+                                      devices, optimizer, total_loss)
+    variables = _created_since(before_model)
+    var_list = finetune.trainable_variables(config.trainable_scopes)
+    trained = {v.ref() for v in var_list}
+    train_op = build_train_op(
+        towers.loss, optimizer, global_step, config.moving_average_decay,
+        var_list=var_list,
+        grads_and_vars=[(g, v) for g, v in towers.grads_and_vars
+                        if v.ref() in trained],
+        update_ops=towers.update_ops)
+    return _ModelOps(towers.logits, towers.labels, towers.loss,
+                     towers.cross_entropy, train_op, variables)
+  # tf.device(None) would clear the replica device setter: only pin the
+  # model when a device was asked for.
+  with tf.device(devices[0]) if devices else contextlib.nullcontext():
+    logits, _ = network_fn(batch.images)
+    loss, cross_entropy = total_loss(logits, batch.labels)
+    variables = _created_since(before_model)
+    var_list = finetune.trainable_variables(config.trainable_scopes)
+    train_op = build_train_op(loss, optimizer, global_step,
+                              config.moving_average_decay, var_list=var_list)
+  return _ModelOps(logits, batch.labels, loss, cross_entropy, train_op,
+                   variables)
+
+
+def _prepare_train_dir(config, class_names, run_config):
+  """Checks a checkpoint to resume against the graph, then writes metadata.
+
+  Nothing is written before the checks pass.
+
+  Returns:
+    `(latest checkpoint or None, variables it lacks that start afresh)`.
+
+  Raises:
+    UserInputError: a checkpoint of another model or other classes.
+  """
+  existing = checkpoints.latest_checkpoint(config.train_dir)
+  fresh_variables = []
+  if existing:
+    fresh_variables = checkpoints.check_compatible(
+        existing, _V1.global_variables(), what=f'--model={config.model}',
+        optional=_V1.get_collection(precision.LOSS_SCALE_VARIABLES))
+    stored_labels = checkpoints.read_labels(config.train_dir)
+    if stored_labels is not None and stored_labels != class_names:
+      raise runtime.UserInputError(
+          f'{config.train_dir}/labels.txt lists classes {stored_labels} but '
+          f'the data has {class_names}: use a new --train_dir')
+    logging.info('resuming from %s%s', existing,
+                 ' (the loss scale starts afresh: the checkpoint has none)'
+                 if fresh_variables else '')
+  checkpoints.write_labels(config.train_dir, class_names)
+  checkpoints.write_run_config(config.train_dir, run_config)
+  return existing, fresh_variables
+
+
 def train(config, extra_hooks=None):
   """Trains `config.model` on `config.dataset`; returns a TrainResult.
 
@@ -433,67 +509,29 @@ def train(config, extra_hooks=None):
     optimizer = precision.wrap_optimizer(
         make_optimizer(config.optimizer, learning_rate, config.momentum),
         run_precision)
-    # The network's variables (weights, batch-norm statistics) are the ones
-    # created from here until the optimizer adds its slots.
-    before_model = {v.ref() for v in _V1.global_variables()}
-    if len(devices) > 1:
-      towers = distributed.build_towers(network_fn, batch.images, batch.labels,
-                                        devices, optimizer, total_loss)
-      logits, labels = towers.logits, towers.labels
-      loss, cross_entropy = towers.loss, towers.cross_entropy
-      model_variables = _created_since(before_model)
-      var_list = finetune.trainable_variables(config.trainable_scopes)
-      trained = {v.ref() for v in var_list}
-      train_op = build_train_op(loss, optimizer, global_step,
-                                config.moving_average_decay, var_list=var_list,
-                                grads_and_vars=[
-                                    (g, v) for g, v in towers.grads_and_vars
-                                    if v.ref() in trained],
-                                update_ops=towers.update_ops)
-    else:
-      # tf.device(None) would clear the replica device setter: only pin
-      # the model when a device was asked for.
-      with tf.device(devices[0]) if devices else contextlib.nullcontext():
-        logits, _ = network_fn(batch.images)
-        labels = batch.labels
-        loss, cross_entropy = total_loss(logits, labels)
-        model_variables = _created_since(before_model)
-        var_list = finetune.trainable_variables(config.trainable_scopes)
-        train_op = build_train_op(loss, optimizer, global_step,
-                                  config.moving_average_decay,
-                                  var_list=var_list)
+    model = _build_model(config, batch, network_fn, optimizer, global_step,
+                         devices)
+    logits, labels, loss = model.logits, model.labels, model.loss
     accuracy = tf.reduce_mean(tf.cast(
         tf.equal(tf.argmax(logits, 1, output_type=tf.int32), labels),
         tf.float32), name='batch_accuracy')
 
     _V1.summary.scalar('loss/total', loss)
-    _V1.summary.scalar('loss/cross_entropy', cross_entropy)
+    _V1.summary.scalar('loss/cross_entropy', model.cross_entropy)
     _V1.summary.scalar('accuracy/batch', accuracy)
     _V1.summary.scalar('learning_rate', learning_rate)
     _V1.summary.image('input_images', batch.images, max_outputs=3)
 
-    existing = checkpoints.latest_checkpoint(config.train_dir)
-    fresh_variables = []
-    if existing and is_chief:
-      fresh_variables = checkpoints.check_compatible(
-          existing, _V1.global_variables(), what=f'--model={config.model}',
-          optional=_V1.get_collection(precision.LOSS_SCALE_VARIABLES))
-      stored_labels = checkpoints.read_labels(config.train_dir)
-      if stored_labels is not None and stored_labels != batch.class_names:
-        raise runtime.UserInputError(
-            f'{config.train_dir}/labels.txt lists classes {stored_labels} but '
-            f'the data has {batch.class_names}: use a new --train_dir')
-      logging.info('resuming from %s%s', existing,
-                   ' (the loss scale starts afresh: the checkpoint has none)'
-                   if fresh_variables else '')
+    existing, fresh_variables = None, []
     if is_chief:
-      checkpoints.write_labels(config.train_dir, batch.class_names)
-      checkpoints.write_run_config(config.train_dir, dict(
-          model=config.model, dataset=config.dataset, image_size=image_size,
-          channels=info.channels, num_classes=len(batch.class_names),
-          model_options=config.model_options,
-          moving_average_decay=config.moving_average_decay,
-          last_step=last_step))
+      existing, fresh_variables = _prepare_train_dir(
+          config, batch.class_names, dict(
+              model=config.model, dataset=config.dataset,
+              image_size=image_size, channels=info.channels,
+              num_classes=len(batch.class_names),
+              model_options=config.model_options,
+              moving_average_decay=config.moving_average_decay,
+              last_step=last_step))
 
     init_fn = None
     if config.warm_start_from and is_chief:
@@ -502,7 +540,7 @@ def train(config, extra_hooks=None):
                      config.warm_start_from, existing)
       else:
         init_fn = finetune.warm_start_init_fn(
-            config.warm_start_from, model_variables, config.warm_start_exclude)
+            config.warm_start_from, model.variables, config.warm_start_exclude)
     saver_options = dict(max_to_keep=config.keep_checkpoint_max,
                          save_relative_paths=True)
     saver = (checkpoints.ResumeSaver(fresh_variables, **saver_options)
@@ -546,7 +584,8 @@ def train(config, extra_hooks=None):
                   runtime.session_config(), devices), cluster),
               run_precision)) as sess:
         while not sess.should_stop():
-          _, step_value, loss_value = sess.run([train_op, global_step, loss])
+          _, step_value, loss_value = sess.run(
+              [model.train_op, global_step, loss])
           if stop_signal.requested:
             break  # Leaving the block normally runs the final checkpoint save.
     final = checkpoints.latest_checkpoint(config.train_dir)
