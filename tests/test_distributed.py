@@ -15,6 +15,7 @@ from tf1cnn import distributed
 from tf1cnn import evaluation
 from tf1cnn import flags as tf1cnn_flags
 from tf1cnn import models
+from tf1cnn import precision
 from tf1cnn import runtime
 from tf1cnn import training
 
@@ -207,6 +208,17 @@ class TrainWithTowersAndClusterTest(tf.test.TestCase):
       self.assertEqual(by_type[input_op], {'/device:CPU:0'}, input_op)
     self.assertEqual(by_type['Conv2D'], {'/device:CPU:1'})
     self.assertEqual(by_type['Conv2DBackpropFilter'], {'/device:CPU:1'})
+
+  def test_fp16_loss_scaling_with_towers(self):
+    # fp16 needs a GPU; told there is one, the loss-scale optimizer wraps the
+    # towers' averaged gradients the same way (the rewrite itself is skipped).
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    with mock.patch.object(precision, 'gpu_available', return_value=True):
+      result = training.train(self._config(
+          train_dir, devices='cpu:0,cpu:1', precision='fp16', max_steps=6))
+    self.assertEqual(result.global_step, 6)
+    self.assertEqual(tf.train.load_variable(result.checkpoint, 'good_steps'),
+                     6)
 
   def test_parameter_server_and_two_workers(self):
     ports = [_free_port() for _ in range(3)]
