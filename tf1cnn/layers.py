@@ -236,6 +236,12 @@ def _as_bool_tensor_or_python(is_training):
   return tf.convert_to_tensor(is_training, dtype=tf.bool)
 
 
+# Keras BatchNormalization defaults (momentum and epsilon), which the seed
+# models built with Keras layers used.
+KERAS_BATCH_NORM_DECAY = 0.99
+KERAS_BATCH_NORM_EPSILON = 1e-3
+
+
 def batch_norm(inputs, is_training, decay=0.9, epsilon=1e-3, center=True,
                scale=True, name='batch_norm',
                updates_collections=_V1.GraphKeys.UPDATE_OPS):

@@ -46,9 +46,9 @@ default_image_size = 28
 default_channels = 1
 default_num_classes = 10
 
-# Keras BatchNormalization defaults (momentum and epsilon).
-BATCH_NORM_DECAY = 0.99
-BATCH_NORM_EPSILON = 1e-3
+# The seed's Keras BatchNormalization defaults.
+BATCH_NORM_DECAY = layers.KERAS_BATCH_NORM_DECAY
+BATCH_NORM_EPSILON = layers.KERAS_BATCH_NORM_EPSILON
 
 # Parameter counts of Inception(2, 10) on 28x28x1, as in seed 000's summary.
 NUM_PARAMETERS = 294218

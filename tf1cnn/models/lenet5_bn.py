@@ -29,9 +29,9 @@ default_image_size = 28
 default_channels = 1
 default_num_classes = 10
 
-# Keras BatchNormalization defaults (momentum and epsilon).
-BATCH_NORM_DECAY = 0.99
-BATCH_NORM_EPSILON = 1e-3
+# The seed's Keras BatchNormalization defaults.
+BATCH_NORM_DECAY = layers.KERAS_BATCH_NORM_DECAY
+BATCH_NORM_EPSILON = layers.KERAS_BATCH_NORM_EPSILON
 
 # Parameter counts on 28x28x1 with 10 classes.
 NUM_PARAMETERS = 60162
