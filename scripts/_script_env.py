@@ -2,12 +2,16 @@
 
 Imported first by every script (before TensorFlow is loaded).
 TF_CPP_MIN_LOG_LEVEL is only a default: set it to 0 to see everything.
+`SHARED_DATA` is the checkout's test data: `$TF1CNN_SHARED_DATA`, default
+`<checkout>/../shared/data`.
 """
 
 import os
 import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _ROOT not in sys.path:
-  sys.path.insert(0, _ROOT)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+SHARED_DATA = os.environ.get('TF1CNN_SHARED_DATA') or os.path.join(
+    os.path.dirname(ROOT), 'shared', 'data')

@@ -3,18 +3,13 @@
     python scripts/train_catdog.py --flagfile=data/catdog.flags
     python scripts/train_catdog.py --flagfile=data/catdog_sample.flags
 
-Same flags as scripts/train.py, with --model=lenet5 and
+The flags of scripts/train.py, with --model=lenet5 and
 --dataset=image_folder as defaults.
 """
 
 import _script_env  # pylint: disable=unused-import,g-bad-import-order
 
-from tf1cnn import flags as tf1cnn_flags  # pylint: disable=g-import-not-at-top
-from tf1cnn import runtime
-
-import train  # pylint: disable=g-import-not-at-top,wrong-import-position
-
+from tf1cnn.cli import train  # pylint: disable=g-import-not-at-top
 
 if __name__ == '__main__':
-  tf1cnn_flags.define_flags(model='lenet5', dataset='image_folder')
-  runtime.run_main(train.main)
+  train.main(model='lenet5', dataset='image_folder')

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tf1cnn import distributed
 from tf1cnn import evaluation
-from tf1cnn import flags as tf1cnn_flags
+from tf1cnn import config as config_lib
 from tf1cnn import models
 from tf1cnn import precision
 from tf1cnn import runtime
@@ -166,19 +166,17 @@ class TrainWithTowersAndClusterTest(tf.test.TestCase):
     make_striped_dataset(cls.data_dir, per_class=8)
 
   def _config(self, train_dir, **overrides):
-    config = tf1cnn_flags.TrainingConfig(
+    config = config_lib.training_config(
         model='lenet5', data_dir=self.data_dir, train_dir=train_dir,
         image_size=32, batch_size=8, max_steps=40, learning_rate=3e-3,
         seed=1, input_threads=2, log_every_n_steps=10)
-    for key, value in overrides.items():
-      setattr(config, key, value)
-    return config
+    return config_lib.replace(config, **overrides)
 
   def test_two_cpu_towers_train(self):
     train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     result = training.train(self._config(train_dir, devices='cpu:0,cpu:1'))
     self.assertEqual(result.global_step, 40)
-    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+    metrics = evaluation.evaluate(config_lib.eval_config(
         model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
     self.assertGreaterEqual(metrics['accuracy'], 0.9)
     with self.assertRaisesRegex(runtime.UserInputError, 'multiple of'):

@@ -11,7 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from tf1cnn import export
-from tf1cnn import flags as tf1cnn_flags
+from tf1cnn import config as config_lib
 from tf1cnn import models
 from tf1cnn import prediction
 from tf1cnn import runtime
@@ -27,7 +27,7 @@ def _train_on_stripes(max_steps, **options):
   """A few LeNet-5 steps on a striped image folder: `(data_dir, train_dir)`."""
   data_dir, train_dir = tempfile.mkdtemp(), tempfile.mkdtemp()
   make_striped_dataset(data_dir, per_class=6)
-  training.train(tf1cnn_flags.TrainingConfig(
+  training.train(config_lib.training_config(
       model='lenet5', data_dir=data_dir, train_dir=train_dir, image_size=32,
       batch_size=4, max_steps=max_steps, seed=1, input_threads=2, **options))
   return data_dir, train_dir
@@ -43,8 +43,8 @@ class ExportTest(tf.test.TestCase):
 
   def test_export_matches_checkpoint_and_is_never_overwritten(self):
     export_dir = os.path.join(self.get_temp_dir(), 'export')
-    target = export.export_saved_model(train_dir=self.train_dir,
-                                       export_dir=export_dir)
+    target = export.export_saved_model(config_lib.export_config(
+        train_dir=self.train_dir, export_dir=export_dir))
     self.assertEqual(os.path.basename(target), '6')
     self.assertEqual(os.listdir(export_dir), ['6'])  # no staging left over
 
@@ -85,14 +85,14 @@ class ExportTest(tf.test.TestCase):
     self.assertAllClose(from_pixels['logits'], want, atol=1e-4)
 
     with self.assertRaisesRegex(runtime.UserInputError, 'already exists'):
-      export.export_saved_model(train_dir=self.train_dir,
-                                export_dir=export_dir)
+      export.export_saved_model(config_lib.export_config(
+          train_dir=self.train_dir, export_dir=export_dir))
     self.assertEqual(os.listdir(export_dir), ['6'])
 
   def test_missing_checkpoint(self):
     with self.assertRaisesRegex(runtime.UserInputError, 'no checkpoint'):
-      export.export_saved_model(train_dir=self.get_temp_dir(),
-                                export_dir=self.get_temp_dir())
+      export.export_saved_model(config_lib.export_config(
+          train_dir=self.get_temp_dir(), export_dir=self.get_temp_dir()))
 
 
 class PredictionTest(tf.test.TestCase):
@@ -103,8 +103,8 @@ class PredictionTest(tf.test.TestCase):
     super().setUpClass()
     cls.data_dir, train_dir = _train_on_stripes(3)
     cls.export_dir = os.path.join(tempfile.mkdtemp(), 'export')
-    cls.version = export.export_saved_model(train_dir=train_dir,
-                                            export_dir=cls.export_dir)
+    cls.version = export.export_saved_model(config_lib.export_config(
+        train_dir=train_dir, export_dir=cls.export_dir))
     cls.folder = os.path.join(cls.data_dir, 'test', 'vertical')
     cls.files = sorted(os.path.join(cls.folder, f)
                        for f in os.listdir(cls.folder))

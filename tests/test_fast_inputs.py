@@ -19,14 +19,14 @@ from PIL import Image
 from tensorflow.core.protobuf import rewriter_config_pb2
 
 from tf1cnn import evaluation
-from tf1cnn import flags as tf1cnn_flags
+from tf1cnn import config as config_lib
 from tf1cnn import precision
 from tf1cnn import runtime
 from tf1cnn import training
 from tf1cnn.inputs import cache
 from tf1cnn.inputs import device
 from tf1cnn.inputs import image_folder
-from tf1cnn.inputs import jpeg
+from tf1cnn.inputs import preprocess
 from tf1cnn.inputs import tfdata
 
 from fixtures import run_batches
@@ -61,7 +61,9 @@ def make_photo_folder(root, per_class=4, seed=0):
   return root
 
 
-def eval_pipeline(module, root, **options):
+def eval_pipeline(module, root, decode=None, **options):
+  if decode is not None:
+    options['preprocessing'] = preprocess.Preprocessing(decode=decode)
   with tf.Graph().as_default():
     batch = module.build_input('image_folder', root, 'test', batch_size=3,
                                is_training=False, image_size=SIZE,
@@ -75,11 +77,12 @@ def reduced_reference(path):
   with Image.open(path) as image:
     width, height = image.size
     is_jpeg = image.format == 'JPEG'
-  ratio = jpeg.RATIOS[jpeg.pick_ratio(height, width, SIZE)] if is_jpeg else 1
+  ratio = (preprocess.RATIOS[preprocess.pick_ratio(height, width, SIZE)]
+           if is_jpeg else 1)
   with tf.Graph().as_default(), _V1.Session() as sess:
     contents = tf.io.read_file(path)
     decoded = (tf.io.decode_jpeg(contents, channels=3, ratio=ratio) if is_jpeg
-               else image_folder.decode_image(contents))
+               else preprocess.decode_image(contents))
     return sess.run(tf.image.per_image_standardization(
         tf.image.resize(decoded, [SIZE, SIZE])))
 
@@ -100,24 +103,25 @@ class SamePixelsTest(tf.test.TestCase):
     self.assertEqual(list(self.plain[1]), self.labels)
 
   def test_pick_ratio(self):
-    self.assertEqual(jpeg.RATIOS[jpeg.pick_ratio(2000, 1500, 150)], 8)
-    self.assertEqual(jpeg.RATIOS[jpeg.pick_ratio(450, 370, 150)], 2)
-    self.assertEqual(jpeg.RATIOS[jpeg.pick_ratio(297, 1000, 150)], 1)
-    self.assertEqual(jpeg.RATIOS[jpeg.pick_ratio(299, 1000, 150)], 2)
-    self.assertEqual(jpeg.RATIOS[jpeg.pick_ratio(160, 200, 24)], 4)
+    ratio = lambda *args: preprocess.RATIOS[preprocess.pick_ratio(*args)]
+    self.assertEqual(ratio(2000, 1500, 150), 8)
+    self.assertEqual(ratio(450, 370, 150), 2)
+    self.assertEqual(ratio(297, 1000, 150), 1)
+    self.assertEqual(ratio(299, 1000, 150), 2)
+    self.assertEqual(ratio(160, 200, 24), 4)
     with tf.Graph().as_default(), _V1.Session() as sess:
-      index = jpeg.pick_ratio(tf.constant(2000), tf.constant(1500), 150)
+      index = preprocess.pick_ratio(tf.constant(2000), tf.constant(1500), 150)
       self.assertEqual(sess.run(index), 3)
 
   def test_full_decode_queue_and_tfdata_match_exactly(self):
-    for module in (jpeg, tfdata):
+    for module in (image_folder, tfdata):
       images, labels = eval_pipeline(module, self.root, decode='full')
       self.assertEqual(list(labels), self.labels, module.__name__)
       self.assertAllClose(images, self.plain[0], atol=1e-5,
                           msg=module.__name__)
 
   def test_reduced_decode_queue_and_tfdata(self):
-    for module in (jpeg, tfdata):
+    for module in (image_folder, tfdata):
       images, labels = eval_pipeline(module, self.root, decode='reduced')
       self.assertEqual(list(labels), self.labels)
       # Same ratio and resize as the reference: identical pixels.
@@ -148,7 +152,7 @@ class SamePixelsTest(tf.test.TestCase):
 
   def test_training_batches_have_static_shapes_and_valid_labels(self):
     for module, options in ((cache, dict(cache_dir=self.cache_dir)),
-                            (tfdata, {}), (jpeg, {})):
+                            (tfdata, {}), (image_folder, {})):
       with tf.Graph().as_default():
         batch = module.build_input('image_folder', self.root, 'test',
                                    batch_size=4, is_training=True,
@@ -292,7 +296,7 @@ class CacheTest(tf.test.TestCase):
     rng = np.random.RandomState(4)
     images = rng.randint(0, 256, (16, 9, 9, 3)).astype(np.uint8)
     with tf.Graph().as_default(), _V1.Session() as sess:
-      crops = sess.run(cache.random_crops_and_flips(tf.constant(images), 6,
+      crops = sess.run(preprocess.random_crops_and_flips(tf.constant(images), 6,
                                                     seed=3))
     self.assertEqual(crops.dtype, np.uint8)
     crops = crops.astype(np.int32)
@@ -480,12 +484,12 @@ class TrainEvalPipelinesTest(tf.test.TestCase):
                     train_dir=train_dir, image_size=32,
                     pipeline=pipeline_name,
                     cache_dir=os.path.join(train_dir, 'cache'))
-      config = tf1cnn_flags.TrainingConfig(
+      config = config_lib.training_config(
           batch_size=4, max_steps=6, seed=1, log_every_n_steps=2,
           save_checkpoint_steps=6, input_threads=2, **common)
       result = training.train(config)
       self.assertEqual(result.global_step, 6)
-      metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+      metrics = evaluation.evaluate(config_lib.eval_config(
           eval_batch_size=3, **common))
       self.assertEqual(metrics['num_examples'], 10)
 

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf1cnn import evaluation
-from tf1cnn import flags as tf1cnn_flags
+from tf1cnn import config as config_lib
 from tf1cnn import runtime
 from tf1cnn import training
 
@@ -22,13 +22,11 @@ HEAD = ('softmax_linear/softmax_linear', 'softmax_linear/biases')
 
 
 def _config(data_dir, train_dir, **overrides):
-  config = tf1cnn_flags.TrainingConfig(
+  config = config_lib.training_config(
       model='lenet5', data_dir=data_dir, train_dir=train_dir, image_size=32,
       batch_size=8, max_steps=5, learning_rate=1e-2, seed=1,
       input_threads=2, log_every_n_steps=5)
-  for key, value in overrides.items():
-    setattr(config, key, value)
-  return config
+  return config_lib.replace(config, **overrides)
 
 
 def _values(prefix, names):
@@ -68,7 +66,7 @@ class FineTuneTest(tf.test.TestCase):
     self.assertFalse(any(name.startswith('conv1_scope/weights/Adam')
                          for name, _ in tf.train.list_variables(
                              result.checkpoint)))  # no slots: not trained
-    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+    metrics = evaluation.evaluate(config_lib.eval_config(
         model='lenet5', data_dir=self.three_classes, train_dir=train_dir))
     self.assertEqual(metrics['class_names'],
                      ['horizontal', 'vertical', 'zebra'])

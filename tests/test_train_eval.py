@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tf1cnn import checkpoints
 from tf1cnn import evaluation
-from tf1cnn import flags as tf1cnn_flags
+from tf1cnn import config as config_lib
 from tf1cnn import models
 from tf1cnn import precision
 from tf1cnn import runtime
@@ -47,14 +47,12 @@ class _EvalLogitsHook(_V1.train.SessionRunHook):
 
 
 def _config(data_dir, train_dir, **overrides):
-  config = tf1cnn_flags.TrainingConfig(
+  config = config_lib.training_config(
       model='lenet5', dataset='image_folder', data_dir=data_dir,
       train_dir=train_dir, image_size=32, batch_size=8, max_steps=30,
       learning_rate=3e-3, seed=1, log_every_n_steps=10,
       save_checkpoint_steps=10, input_threads=2)
-  for key, value in overrides.items():
-    setattr(config, key, value)
-  return config
+  return config_lib.replace(config, **overrides)
 
 
 def _eval_events(train_dir, tag, split='test'):
@@ -96,16 +94,19 @@ class TrainEvalTest(tf.test.TestCase):
     self.assertAllEqual(restored, hook.logits)
 
     metrics_path = os.path.join(train_dir, 'metrics.json')
-    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
-        model='lenet5', dataset='image_folder', data_dir=self.data_dir,
-        train_dir=train_dir, eval_batch_size=5, metrics_json=metrics_path))
-    self.assertEqual(metrics['num_examples'], 24)  # 24 = 4 full batches + 4
-    self.assertEqual(metrics['global_step'], 30)
+    done = _run_script(['scripts/eval.py', '--model=lenet5', '--dataset=image_folder',
+                        f'--data_dir={self.data_dir}',
+                        f'--train_dir={train_dir}', '--eval_batch_size=5',
+                        f'--metrics_json={metrics_path}'])
+    self.assertEqual(done.returncode, 0, done.stderr)
+    self.assertIn('accuracy ', done.stdout)  # the printed report
     with open(metrics_path) as f:
       saved = json.load(f)
     for key in ('accuracy', 'num_examples', 'global_step', 'confusion_matrix',
                 'per_class'):
       self.assertIn(key, saved)
+    self.assertEqual(saved['num_examples'], 24)  # 4 full batches + 4
+    self.assertEqual(saved['global_step'], 30)
     confusion = np.array(saved['confusion_matrix'])
     self.assertEqual(confusion.sum(axis=1).tolist(), [12, 12])
     self.assertAllClose(saved['accuracy'], np.trace(confusion) / 24)
@@ -118,7 +119,7 @@ class TrainEvalTest(tf.test.TestCase):
     second = training.train(_config(self.data_dir, train_dir, max_steps=60))
     self.assertEqual(first.global_step, 10)
     self.assertEqual(second.global_step, 60)
-    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+    metrics = evaluation.evaluate(config_lib.eval_config(
         model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
     self.assertGreaterEqual(metrics['accuracy'], 0.9)  # stripes are easy
 
@@ -146,7 +147,7 @@ class TrainEvalTest(tf.test.TestCase):
     with tf.Graph().as_default():
       _V1.train.get_or_create_global_step()
       models.get_network_fn('lenet5', 2)(tf.zeros([1, 32, 32, 3]))
-      var_map, used = evaluation.restore_var_map(prefix)
+      var_map, used = checkpoints.restore_var_map(prefix)
     self.assertTrue(used)
     self.assertIn('conv1_scope/weights/ExponentialMovingAverage', var_map)
     self.assertIn('global_step', var_map)
@@ -154,7 +155,7 @@ class TrainEvalTest(tf.test.TestCase):
   def test_evaluation_summaries_reach_tensorboard(self):
     train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     training.train(_config(self.data_dir, train_dir, max_steps=10))
-    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+    metrics = evaluation.evaluate(config_lib.eval_config(
         model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
     # Summaries hold float32: compare the values to float32 precision.
     self.assertAllClose(_eval_events(train_dir, 'accuracy/test'),
@@ -165,7 +166,7 @@ class TrainEvalTest(tf.test.TestCase):
 
   def test_continuous_evaluation_follows_a_running_training(self):
     train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
-    config = tf1cnn_flags.EvalConfig(
+    config = config_lib.eval_config(
         model='lenet5', data_dir=self.data_dir, train_dir=train_dir,
         eval_interval_secs=1, eval_timeout_secs=120)
     results, errors = [], []
@@ -199,7 +200,7 @@ class TrainEvalTest(tf.test.TestCase):
 
   def test_continuous_evaluation_ends_without_checkpoints(self):
     empty = tempfile.mkdtemp(dir=self.get_temp_dir())
-    config = tf1cnn_flags.EvalConfig(
+    config = config_lib.eval_config(
         model='lenet5', data_dir=self.data_dir, train_dir=empty,
         eval_interval_secs=1, eval_timeout_secs=1)
     with self.assertRaisesRegex(runtime.UserInputError,
@@ -244,7 +245,7 @@ class TrainEvalTest(tf.test.TestCase):
       with self.assertRaisesRegex(
           runtime.UserInputError,
           f'reading --data_dir={data_dir} failed: .* \\(in input_test/'):
-        evaluation.evaluate(tf1cnn_flags.EvalConfig(
+        evaluation.evaluate(config_lib.eval_config(
             model='lenet5', data_dir=data_dir, train_dir=train_dir))
 
   def test_a_diverging_loss_is_one_line(self):
@@ -286,7 +287,7 @@ class TrainEvalTest(tf.test.TestCase):
                           tf.train.load_variable(second.checkpoint, name))
     third = training.train(_config(self.data_dir, train_dir, max_steps=10))
     self.assertEqual(third.global_step, 10)
-    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
+    metrics = evaluation.evaluate(config_lib.eval_config(
         model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
     self.assertEqual(metrics['global_step'], 10)
 
@@ -301,7 +302,7 @@ class TrainEvalTest(tf.test.TestCase):
     self.assertEqual(sorted(os.listdir(train_dir)), before)
     with self.assertRaisesRegex(runtime.UserInputError,
                                 'is from a different model: local1_scope'):
-      evaluation.evaluate(tf1cnn_flags.EvalConfig(
+      evaluation.evaluate(config_lib.eval_config(
           model='lenet5', data_dir=self.data_dir, train_dir=train_dir,
           image_size=40))
 
@@ -351,7 +352,7 @@ class ScriptErrorsTest(tf.test.TestCase):
     self._assert_one_line_error(result, f'--train_dir={empty}: no checkpoint')
     result = _run_script(['scripts/train.py', '--model=resnet',
                           f'--data_dir={self.data_dir}', '--max_steps=1'])
-    self._assert_one_line_error(result, "unknown model 'resnet'; valid models: lenet5")
+    self._assert_one_line_error(result, "unknown model 'resnet'; valid models: .*lenet5")
 
   def test_interrupt_saves_a_checkpoint(self):
     train_dir = os.path.join(self.get_temp_dir(), 'interrupted')

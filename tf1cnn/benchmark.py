@@ -2,11 +2,13 @@
 
 `run(config)` measures images/sec on an image-folder dataset for:
 
-* `train` with each pipeline and precision:
+* `train` with each pipeline and precision, on the graph and hooks that
+  `tf1cnn-train` builds (`training.build_train_graph`,
+  `training.default_hooks`, the same session config), so the numbers are
+  the user's:
   - `synthetic`: the train step on a batch already in memory (a local
     variable), one `sess.run` per step: the ceiling for the model;
-  - `queue`: the plain queue-runner pipeline decoding the JPEG files
-    (`image_folder.build_input`);
+  - `queue`: the plain queue-runner pipeline decoding the JPEG files;
   - `cached`: the decoded-image cache (`inputs.cache`), after it exists;
   - `tfdata`: the same graph fed by `tf.data` (`inputs.tfdata`);
 * `input_only`: each pipeline without the model, and, on large copies of the
@@ -31,9 +33,7 @@ the last line of stdout is the whole result as one JSON object (also written
 to `json_path`).
 """
 
-import contextlib
 import dataclasses
-import io
 import json
 import os
 import shutil
@@ -46,16 +46,17 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from tf1cnn import checkpoints
+from tf1cnn import config as config_lib
 from tf1cnn import evaluation
-from tf1cnn import flags as tf1cnn_flags
-from tf1cnn import models
 from tf1cnn import precision
+from tf1cnn import run_spec
 from tf1cnn import runtime
 from tf1cnn import training
 from tf1cnn.inputs import cache
 from tf1cnn.inputs import image_folder
-from tf1cnn.inputs import jpeg
-from tf1cnn.inputs import tfdata
+from tf1cnn.inputs import pipeline
+from tf1cnn.inputs import preprocess
 
 _V1 = tf.compat.v1
 
@@ -100,14 +101,6 @@ class BenchmarkConfig:
   keep_work_dir: bool = False
 
 
-def default_data_dir():
-  """`$TF1CNN_SHARED_DATA/catdog`, default `<repo>/../shared/data/catdog`."""
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  shared = os.environ.get('TF1CNN_SHARED_DATA') or os.path.join(
-      os.path.dirname(repo), 'shared', 'data')
-  return os.path.join(shared, 'catdog')
-
-
 def summarize(measurements):
   """`{median, min, max, repeats, cpu_ms_per_image}` of `(rate, cpu)` pairs.
 
@@ -123,19 +116,24 @@ def summarize(measurements):
 # --- graph pieces -----------------------------------------------------------
 
 
-def _train_op(config, batch, num_classes, run_precision):
-  network_fn = models.get_network_fn(config.model, num_classes,
-                                     is_training=True)
-  logits, _ = network_fn(batch.images)
-  loss, _ = training.total_loss(logits, batch.labels)
-  optimizer = precision.wrap_optimizer(
-      _V1.train.AdamOptimizer(config.learning_rate), run_precision)
-  return training.build_train_op(loss, optimizer,
-                                 _V1.train.get_or_create_global_step())
+def _train_spec(config, pipeline_name, run_precision, data_dir=None,
+                decode='auto', **overrides):
+  """The RunSpec `tf1cnn-train` would resolve for one measurement."""
+  values = dict(
+      model=config.model, dataset='image_folder',
+      data_dir=data_dir or config.data_dir, image_size=config.image_size,
+      batch_size=config.batch_size,
+      pipeline='queue' if pipeline_name == 'synthetic' else pipeline_name,
+      jpeg_decode=decode, cache_dir=config.cache_dir,
+      precision=run_precision, learning_rate=config.learning_rate,
+      seed=config.seed, max_steps=10**9, log_every_n_steps=10**9,
+      train_dir=os.path.join(config.work_dir or '.', 'unused'))
+  values.update(overrides)
+  return run_spec.for_training(config_lib.training_config(**values))
 
 
 def _synthetic_batch(config, num_classes):
-  """A standardised random batch held in a local variable (in memory)."""
+  """A standardised random batch held in local variables (in memory)."""
   rng = np.random.RandomState(config.seed)
   size = config.image_size
   images = rng.uniform(0, 255, (config.batch_size, size, size, 3))
@@ -147,123 +145,101 @@ def _synthetic_batch(config, num_classes):
       'synthetic_labels', initializer=tf.constant(
           rng.randint(0, num_classes, config.batch_size).astype(np.int32)),
       trainable=False, collections=[_V1.GraphKeys.LOCAL_VARIABLES])
-  return images, labels
+  return pipeline.InputBatch(images, labels, 0, [])
 
 
-def _pipeline_batch(config, pipeline_name, is_training=True, split='train',
-                    data_dir=None, batch_size=None, decode=None):
-  """The input batch of one pipeline (input ops on the CPU)."""
-  data_dir = data_dir or config.data_dir
-  options = dict(image_size=config.image_size, seed=config.seed,
-                 num_epochs=None)
-  batch_size = batch_size or config.batch_size
-  with tf.device('/cpu:0'):
-    if pipeline_name == 'queue' and decode in (None, 'plain'):
-      return image_folder.build_input('image_folder', data_dir, split,
-                                      batch_size, is_training, **options)
-    if pipeline_name == 'queue':
-      return jpeg.build_input('image_folder', data_dir, split, batch_size,
-                              is_training, decode=decode, **options)
-    if pipeline_name == 'cached':
-      return cache.build_input('image_folder', data_dir, split, batch_size,
-                               is_training, cache_dir=config.cache_dir,
-                               **options)
-    if pipeline_name == 'tfdata':
-      return tfdata.build_input('image_folder', data_dir, split, batch_size,
-                                is_training, **options)
-  raise runtime.UserInputError(
-      f'--pipeline={pipeline_name!r}: use {", ".join(TRAIN_PIPELINES)}')
+def _timed_steps(sess, fetch, warmup_steps, steps, images_per_step):
+  """Runs `warmup_steps`, then times `steps`; returns (images/s, CPU ms/img).
 
-
-def _time_graph(build_fn, run_precision, warmup_steps, steps,
-                images_per_step, restore=None):
-  """Builds a fresh graph, runs `warmup_steps` then times `steps` steps.
-
-  Args:
-    build_fn: called inside the graph; returns the op/tensor to run per step.
-    run_precision: precision of the session (graph rewrite).
-    warmup_steps: untimed steps (graph optimisation, queue filling).
-    steps: timed steps.
-    images_per_step: images each step consumes.
-    restore: optional `(saver_fn, prefix)` to restore a checkpoint.
-
-  Returns:
-    `(images/sec, process CPU milliseconds per image)` over the timed steps.
-    The CPU time counts every thread of this process (model and input), so
-    it shows the work per image even when other processes share the cores.
+  The CPU time counts every thread of this process (model and input), so
+  it shows the work per image even when other processes share the cores.
   """
-  graph = tf.Graph()
-  with graph.as_default():
-    _V1.set_random_seed(1)
-    fetch = build_fn()
-    saver = restore[0]() if restore else None
-    init = [_V1.global_variables_initializer(),
-            _V1.local_variables_initializer(), _V1.tables_initializer()]
-    config = precision.apply_to_config(runtime.session_config(),
-                                       run_precision)
-    with _V1.Session(config=config) as sess:
-      sess.run(init)
-      if saver is not None:
-        saver.restore(sess, restore[1])
-      coord = _V1.train.Coordinator()
-      threads = _V1.train.start_queue_runners(sess=sess, coord=coord)
-      try:
-        for _ in range(warmup_steps):
-          sess.run(fetch)
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for _ in range(steps):
-          sess.run(fetch)
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu_start
-      finally:
-        coord.request_stop()
-        coord.join(threads, stop_grace_period_secs=10)
+  for _ in range(warmup_steps):
+    sess.run(fetch)
+  start, cpu_start = time.perf_counter(), time.process_time()
+  for _ in range(steps):
+    sess.run(fetch)
+  elapsed = time.perf_counter() - start
+  cpu = time.process_time() - cpu_start
   images = images_per_step * steps
   return images / elapsed, 1000.0 * cpu / images
 
 
+def _time_graph(graph, fetch, session_config, warmup_steps, steps,
+                images_per_step, restore=None):
+  """Times `fetch` in a plain session of `graph` (queue runners started).
+
+  Args:
+    graph: the graph.
+    fetch: what to run per step.
+    session_config: the ConfigProto.
+    warmup_steps: untimed steps (graph optimisation, queue filling).
+    steps: timed steps.
+    images_per_step: images each step consumes.
+    restore: optional `(saver, prefix)`.
+  """
+  with graph.as_default():
+    init = [_V1.global_variables_initializer(),
+            _V1.local_variables_initializer(), _V1.tables_initializer()]
+    with _V1.Session(config=session_config) as sess:
+      sess.run(init)
+      if restore:
+        restore[0].restore(sess, restore[1])
+      with pipeline.queue_runners(sess):
+        return _timed_steps(sess, fetch, warmup_steps, steps,
+                            images_per_step)
+
+
 def measure_train(config, pipeline_name, run_precision, num_classes):
-  """`(images/sec, CPU ms/image)` of training steps fed by `pipeline_name`."""
-  def build():
-    if pipeline_name == 'synthetic':
-      images, labels = _synthetic_batch(config, num_classes)
-      batch = image_folder.pipeline.InputBatch(images, labels, 0, [])
-    else:
-      batch = _pipeline_batch(config, pipeline_name)
-    return _train_op(config, batch, num_classes, run_precision)
-  return _time_graph(build, run_precision, config.warmup_steps, config.steps,
-                     config.batch_size)
+  """`(images/sec, CPU ms/image)` of the user's training steps."""
+  spec = _train_spec(config, pipeline_name, run_precision)
+  batch_fn = None
+  if pipeline_name == 'synthetic':
+    batch_fn = lambda: _synthetic_batch(config, num_classes)  # pylint: disable=g-long-lambda
+  ops = training.build_train_graph(spec, batch_fn=batch_fn)
+  with ops.graph.as_default():
+    _V1.set_random_seed(1)
+    hooks, _ = training.default_hooks(spec, ops)
+    creator = _V1.train.ChiefSessionCreator(
+        config=training.session_config(spec))
+    with _V1.train.MonitoredSession(session_creator=creator,
+                                    hooks=hooks) as sess:
+      return _timed_steps(sess, ops.model.train_op, config.warmup_steps,
+                          config.steps, config.batch_size)
 
 
-def measure_input_only(config, pipeline_name, data_dir=None, decode=None,
+def measure_input_only(config, pipeline_name, data_dir=None, decode='auto',
                        steps=None):
   """`(images/sec, CPU ms/image)` a training pipeline delivers alone."""
-  def build():
-    batch = _pipeline_batch(config, pipeline_name, data_dir=data_dir,
-                            decode=decode)
+  spec = _train_spec(config, pipeline_name, 'fp32', data_dir=data_dir,
+                     decode=decode)
+  graph = tf.Graph()
+  with graph.as_default():
+    _V1.set_random_seed(1)
+    batch = spec.build_input('train', config.batch_size, is_training=True,
+                             seed=config.seed)
     with tf.control_dependencies([batch.images, batch.labels]):
-      return tf.no_op()
-  steps = steps or 2 * config.steps
-  return _time_graph(build, 'fp32', config.warmup_steps, steps,
+      fetch = tf.no_op()
+  return _time_graph(graph, fetch, runtime.session_config(),
+                     config.warmup_steps, steps or 2 * config.steps,
                      config.batch_size)
 
 
-def measure_eval(config, prefix, run_precision, num_classes):
+def measure_eval(config, prefix, run_precision):
   """`(images/sec, CPU ms/image)` of inference from checkpoint `prefix` on
-  the cached test split."""
-  def build():
-    batch = _pipeline_batch(config, 'cached', is_training=False, split='test',
-                            batch_size=config.eval_batch_size)
-    network_fn = models.get_network_fn(config.model, num_classes,
-                                       is_training=False)
-    logits, _ = network_fn(batch.images)
-    return tf.argmax(logits, 1)
-
-  def saver():
-    var_map, _ = evaluation.restore_var_map(prefix)
-    return _V1.train.Saver(var_map)
-  return _time_graph(build, run_precision, 3, config.eval_steps,
-                     config.eval_batch_size, restore=(saver, prefix))
+  the cached test split, in the graph `tf1cnn-eval` builds."""
+  eval_config = config_lib.eval_config(
+      model=config.model, dataset='image_folder', data_dir=config.data_dir,
+      image_size=config.image_size, pipeline='cached',
+      cache_dir=config.cache_dir, precision=run_precision)
+  spec = run_spec.for_checkpoint(eval_config, prefix)
+  ops = evaluation.build_eval_graph(spec, prefix, config.eval_batch_size,
+                                    'test', num_epochs=None)
+  return _time_graph(ops.graph, ops.predictions,
+                     precision.apply_to_config(runtime.session_config(),
+                                               spec.precision),
+                     3, config.eval_steps, config.eval_batch_size,
+                     restore=(ops.saver, prefix))
 
 
 def measure_decoder_alone(data_dir, image_size, split='train', passes=3):
@@ -271,7 +247,7 @@ def measure_decoder_alone(data_dir, image_size, split='train', passes=3):
 
   Every JPEG of `data_dir/split` is decoded, one file per `sess.run` with one
   intra- and inter-op thread, at full size and at the ratio
-  `jpeg.pick_ratio` picks for `image_size`, each followed by the bilinear
+  `preprocess.pick_ratio` picks for `image_size`, each followed by the bilinear
   resize to `image_size`. Reduced-scale decoding still entropy-decodes every
   DCT coefficient (it only skips the inverse DCT, upsampling and colour
   conversion of the discarded detail), so `full_ms / reduced_ms` is the most
@@ -288,12 +264,12 @@ def measure_decoder_alone(data_dir, image_size, split='train', passes=3):
     with Image.open(path) as image:
       width, height = image.size
     with open(path, 'rb') as f:
-      files.append((f.read(), jpeg.pick_ratio(height, width, image_size)))
+      files.append((f.read(), preprocess.pick_ratio(height, width, image_size)))
   graph = tf.Graph()
   with graph.as_default():
     contents = _V1.placeholder(tf.string, [])
-    by_ratio = [image_folder.resize(jpeg.decode_jpeg_at_ratio(contents, r),
-                                    image_size) for r in jpeg.RATIOS]
+    by_ratio = [preprocess.resize(preprocess.decode_jpeg_at_ratio(contents, r),
+                                    image_size) for r in preprocess.RATIOS]
   config = runtime.session_config(intra_op_threads=1, inter_op_threads=1)
   costs = {}
   with _V1.Session(graph=graph, config=config) as sess:
@@ -351,7 +327,7 @@ def _accuracy_run(config, run_precision, train_dir):
                 data_dir=config.data_dir, train_dir=train_dir,
                 image_size=config.image_size, pipeline='cached',
                 cache_dir=config.cache_dir, precision=run_precision)
-  train_config = tf1cnn_flags.TrainingConfig(
+  train_config = config_lib.training_config(
       batch_size=config.batch_size, max_steps=config.accuracy_steps,
       learning_rate=config.learning_rate, seed=config.seed,
       lr_schedule='exponential', lr_decay_rate=0.3, lr_decay_epochs=5.0,
@@ -362,9 +338,8 @@ def _accuracy_run(config, run_precision, train_dir):
   start = time.perf_counter()
   result = training.train(train_config)
   train_seconds = time.perf_counter() - start
-  with contextlib.redirect_stdout(io.StringIO()):
-    metrics = evaluation.evaluate(tf1cnn_flags.EvalConfig(
-        eval_batch_size=config.eval_batch_size, **common))
+  metrics = evaluation.evaluate(config_lib.eval_config(
+      eval_batch_size=config.eval_batch_size, **common))
   return dict(precision=run_precision, steps=result.global_step,
               final_loss=result.final_loss,
               train_images_per_sec=result.examples_per_sec,
@@ -485,17 +460,13 @@ def run(config):
     UserInputError: bad flags, missing data or an unsupported precision.
   """
   runtime.require_graph_mode('benchmark.run')
-  config.data_dir = config.data_dir or default_data_dir()
+  if not config.data_dir:
+    raise runtime.UserInputError('--data_dir is empty: an image-folder '
+                                 'dataset with train/ and test/')
   for pipeline_name in config.pipelines:
     if pipeline_name not in TRAIN_PIPELINES:
       raise runtime.UserInputError(
           f'--pipeline={pipeline_name!r}: use {", ".join(TRAIN_PIPELINES)}')
-  if not 1 <= config.large_quality <= 95:
-    raise runtime.UserInputError(
-        f'--large_quality={config.large_quality}: use 1 to 95')
-  if config.steps <= 0 or config.repeats <= 0 or config.batch_size <= 0:
-    raise runtime.UserInputError('--steps, --repeats and --batch_size must be '
-                                 '> 0')
   precisions = resolve_precisions(config.precisions, config.precision_fallback)
   _, _, class_names = image_folder.scan_split(config.data_dir, 'train')
   num_classes = len(class_names)
@@ -511,7 +482,7 @@ def run(config):
                  train={}, input_only={}, eval={}, accuracy=[], cache={})
   try:
     # The caches: training (crop source size) and test (image size).
-    for split, size in (('train', jpeg.crop_source_size(config.image_size)),
+    for split, size in (('train', preprocess.crop_source_size(config.image_size)),
                         ('test', config.image_size)):
       start = time.perf_counter()
       _, manifest = cache.ensure_cache(config.data_dir, split, size,
@@ -526,7 +497,7 @@ def run(config):
                                     config.large_images, config.large_side,
                                     quality=config.large_quality)
       results['large_decoder'] = measure_decoder_alone(
-          large_dir, jpeg.crop_source_size(config.image_size))
+          large_dir, preprocess.crop_source_size(config.image_size))
     train_rates = {}
     input_rates = {}
     for repeat in range(config.repeats):
@@ -571,7 +542,7 @@ def run(config):
       for _ in range(config.repeats):
         for run_precision in precisions:
           eval_rates.setdefault(run_precision, []).append(measure_eval(
-              config, checkpoint, run_precision, num_classes))
+              config, checkpoint, run_precision))
       results['eval'] = {k: summarize(v) for k, v in eval_rates.items()}
   finally:
     if own_work_dir and not config.keep_work_dir:
@@ -608,10 +579,7 @@ def report(results, json_path=''):
           f'{shown} {target["unit"]} (threshold {target["threshold"]})')
   line = json.dumps(results, sort_keys=True)
   if json_path:
-    directory = os.path.dirname(os.path.abspath(json_path))
-    os.makedirs(directory, exist_ok=True)
-    with open(json_path, 'w', encoding='utf-8') as f:
-      f.write(json.dumps(results, indent=1, sort_keys=True) + '\n')
+    checkpoints.write_json(json_path, results, indent=1, sort_keys=True)
   print(line, flush=True)
 
 

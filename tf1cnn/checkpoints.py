@@ -140,6 +140,41 @@ class ResumeSaver(tf.compat.v1.train.Saver):
     sess.run(self._initialize_fresh)
 
 
+AVERAGE_SUFFIX = '/ExponentialMovingAverage'
+
+
+def restore_var_map(prefix, variables=None, use_moving_averages=True):
+  """Maps checkpoint names to variables of the current graph.
+
+  A trainable variable comes from its `ExponentialMovingAverage` shadow
+  when the checkpoint has one and `use_moving_averages` is set.
+
+  Args:
+    prefix: the checkpoint.
+    variables: the variables to restore (default every global variable).
+    use_moving_averages: prefer the shadows.
+
+  Returns:
+    `(var_map, used_averages)`.
+  """
+  stored = checkpoint_variables(prefix)
+  if variables is None:
+    variables = tf.compat.v1.global_variables()
+  trainable = {v.ref() for v in tf.compat.v1.trainable_variables()}
+  var_map = {}
+  used_averages = False
+  for variable in variables:
+    name = variable.op.name
+    shadow = name + AVERAGE_SUFFIX
+    if (use_moving_averages and variable.ref() in trainable
+        and shadow in stored):
+      var_map[shadow] = variable
+      used_averages = True
+    else:
+      var_map[name] = variable
+  return var_map, used_averages
+
+
 def write_labels(directory, class_names):
   """Writes labels.txt (atomically)."""
   _atomic_write(os.path.join(directory, LABELS_FILE),
@@ -155,10 +190,45 @@ def read_labels(directory):
     return [line.rstrip('\n') for line in f if line.strip()]
 
 
+def read_labels_file(path):
+  """Reads class names from a `--labels_file` (one per line).
+
+  Raises:
+    UserInputError: the file is missing, empty or has repeated names.
+  """
+  try:
+    with open(path, encoding='utf-8') as f:
+      names = [line.strip() for line in f if line.strip()]
+  except OSError as e:
+    raise runtime.UserInputError(
+        f'--labels_file={path}: cannot read it ({e.strerror})') from None
+  if len(names) < 2 or len(set(names)) != len(names):
+    raise runtime.UserInputError(
+        f'--labels_file={path}: needs two or more distinct class names, one '
+        'per line')
+  return names
+
+
 def write_run_config(directory, config):
   """Writes run_config.json (atomically)."""
-  _atomic_write(os.path.join(directory, RUN_CONFIG_FILE),
-                json.dumps(config, indent=2, sort_keys=True) + '\n')
+  write_json(os.path.join(directory, RUN_CONFIG_FILE), config,
+             sort_keys=True, indent=2)
+
+
+def write_json(path, value, indent=2, sort_keys=False):
+  """Writes `value` as JSON to `path` atomically, creating its folder.
+
+  Raises:
+    UserInputError: the path cannot be written (naming it).
+  """
+  try:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    _atomic_write(path, json.dumps(value, indent=indent,
+                                   sort_keys=sort_keys) + '\n')
+  except OSError as e:
+    raise runtime.UserInputError(
+        f'cannot write {path}: {e.strerror or e}') from None
 
 
 def read_run_config(directory):

@@ -252,3 +252,31 @@ def worker_device_setter(cluster):
                                'worker': cluster.worker_hosts})
   return _V1.train.replica_device_setter(
       worker_device=f'/job:worker/task:{cluster.task_index}', cluster=spec)
+
+
+def start_task(config):
+  """Starts this process's part of a cluster, if the flags name one.
+
+  A parameter server serves until the process is stopped and never
+  returns; a worker gets its running server.
+
+  Args:
+    config: a TrainingConfig (`ps_hosts`, `worker_hosts`, `job_name`,
+      `task_index`).
+
+  Returns:
+    `(cluster, server)`: `(None, None)` for a local run.
+
+  Raises:
+    UserInputError: naming the cluster flag that is wrong.
+  """
+  cluster = cluster_config(config.ps_hosts, config.worker_hosts,
+                           config.job_name, config.task_index)
+  if cluster is None:
+    return None, None
+  server = start_server(cluster)
+  if cluster.job_name == 'ps':
+    logging.info('parameter server %d serving at %s', cluster.task_index,
+                 cluster.ps_hosts[cluster.task_index])
+    server.join()  # Serves until the process is stopped.
+  return cluster, server

@@ -9,9 +9,11 @@ example is counted exactly once. When the checkpoint holds an
 of the raw weights (as in the CIFAR-10 tutorial), unless
 `use_moving_averages=False`.
 
-It returns, prints and optionally writes as JSON: accuracy, num_examples,
-global_step, the confusion matrix (rows = true class, columns = predicted)
-and per-class precision, recall and support. The accuracy and per-class
+It returns a metrics dict (the program prints `format_report` of it and
+writes it as JSON): accuracy, num_examples, global_step, the confusion
+matrix (rows = true class, columns = predicted) and per-class precision,
+recall and support. The network, image size, classes and preprocessing come
+from the checkpoint's run (`run_spec.for_checkpoint`). The accuracy and per-class
 figures also go to TensorBoard, at the checkpoint's global step, in
 `eval_dir` (default `<checkpoint folder>/eval_<split>`): tags
 `accuracy/<split>`, `precision/<class>` and `recall/<class>`.
@@ -23,7 +25,7 @@ training's last step (`last_step` in `run_config.json`) or no new checkpoint
 has come for `eval_timeout_secs`. `run(config)` picks one or the other.
 """
 
-import json
+import dataclasses
 import os
 
 import numpy as np
@@ -32,8 +34,8 @@ from absl import logging
 
 from tf1cnn import checkpoints
 from tf1cnn import precision
+from tf1cnn import run_spec
 from tf1cnn import runtime
-from tf1cnn import training
 from tf1cnn.inputs import pipeline
 
 _V1 = tf.compat.v1
@@ -83,36 +85,48 @@ def format_report(metrics):
   return '\n'.join(lines)
 
 
-def restore_var_map(prefix, use_moving_averages=True):
-  """Maps checkpoint names to the current graph's global variables.
+@dataclasses.dataclass
+class EvalGraph:
+  """What `build_eval_graph` returns."""
+  graph: tf.Graph
+  global_step: tf.Variable
+  batch: pipeline.InputBatch
+  predictions: tf.Tensor
+  saver: object
+  used_averages: bool
+  input_ops: set
 
-  Trainable variables come from their `ExponentialMovingAverage` shadows
-  when the checkpoint has them and `use_moving_averages` is set.
 
-  Returns:
-    `(var_map, used_averages)`.
+def build_eval_graph(spec, prefix, batch_size, split, num_epochs=1,
+                     use_moving_averages=True):
+  """The inference graph of `spec` fed by a split, with its restoring Saver.
+
+  Raises:
+    UserInputError: the checkpoint does not fit the network.
   """
-  stored = checkpoints.checkpoint_variables(prefix)
-  var_map = {}
-  used_averages = False
-  trainable = set(v.ref() for v in _V1.trainable_variables())
-  for variable in _V1.global_variables():
-    name = variable.op.name
-    shadow = f'{name}/ExponentialMovingAverage'
-    if (use_moving_averages and variable.ref() in trainable
-        and shadow in stored):
-      var_map[shadow] = variable
-      used_averages = True
-    else:
-      var_map[name] = variable
-  return var_map, used_averages
+  graph = tf.Graph()
+  with graph.as_default():
+    global_step = _V1.train.get_or_create_global_step()
+    input_ops = set()
+    with pipeline.record_ops(input_ops):
+      batch = spec.build_input(split, batch_size, is_training=False,
+                               num_epochs=num_epochs)
+    logits, _ = spec.network_fn(is_training=False)(batch.images)
+    predictions = tf.argmax(logits, axis=1, output_type=tf.int32)
+    var_map, used_averages = checkpoints.restore_var_map(
+        prefix, use_moving_averages=use_moving_averages)
+    checkpoints.check_compatible(prefix, var_map,
+                                 what=f'--model={spec.model}')
+    saver = _V1.train.Saver(var_map)
+  return EvalGraph(graph, global_step, batch, predictions, saver,
+                   used_averages, input_ops)
 
 
 def evaluate(config, prefix=None):
   """Evaluates a checkpoint on `config.eval_split`; returns the metrics dict.
 
   Args:
-    config: tf1cnn.flags.EvalConfig.
+    config: tf1cnn.config.EvalConfig.
     prefix: the checkpoint to evaluate; default the one `checkpoint_path`
       or `train_dir` names (`checkpoints.resolve_checkpoint`).
 
@@ -121,87 +135,42 @@ def evaluate(config, prefix=None):
   """
   prefix = prefix or checkpoints.resolve_checkpoint(config.checkpoint_path,
                                                     config.train_dir)
-  run_dir = os.path.dirname(prefix)
-  run_config = (checkpoints.read_run_config(run_dir)
-                or checkpoints.read_run_config(config.train_dir) or {})
-  class_names = (checkpoints.read_labels(run_dir)
-                 or checkpoints.read_labels(config.train_dir))
-  model = config.model
-  if run_config.get('model') and run_config['model'] != model:
-    logging.warning('checkpoint was trained as --model=%s; evaluating with '
-                    '--model=%s', run_config['model'], model)
-  training.check_model_name(model)
-  info = training.lookup_dataset_info(config.dataset, config.data_dir)
-  image_size = int(config.image_size or run_config.get('image_size') or
-                   training.resolve_image_size(0, model, info))
-  training.check_model_dataset(model, info, image_size)
-  session_config = precision.session_config(
-      getattr(config, 'precision', 'fp32'),
-      getattr(config, 'precision_fallback', False))
-  model_options = dict(run_config.get('model_options') or {})
-  model_options.update(config.model_options)
+  spec = run_spec.for_checkpoint(config, prefix)
+  ops = build_eval_graph(spec, prefix, config.eval_batch_size,
+                         config.eval_split,
+                         use_moving_averages=config.use_moving_averages)
+  confusion = np.zeros([spec.num_classes, spec.num_classes], np.int64)
 
-  graph = tf.Graph()
-  with graph.as_default():
-    global_step = _V1.train.get_or_create_global_step()
-    input_ops = set()
-    with pipeline.record_ops(input_ops):
-      batch = training.build_input_for(
-          config, config.eval_split, is_training=False,
-          class_names=class_names, image_size=image_size, num_epochs=1,
-          batch_size=config.eval_batch_size)
-    network_fn = training.network_fn_for(
-        model, len(batch.class_names), is_training=False, **model_options)
-    logits, _ = network_fn(batch.images)
-    predictions = tf.argmax(logits, axis=1, output_type=tf.int32)
-    var_map, used_averages = restore_var_map(prefix,
-                                             config.use_moving_averages)
-    checkpoints.check_compatible(prefix, var_map, what=f'--model={model}')
-    saver = _V1.train.Saver(var_map)
-    num_classes = len(batch.class_names)
-    confusion = np.zeros([num_classes, num_classes], np.int64)
-    with _V1.Session(config=session_config) as sess:
-      # tables_initializer also starts a --pipeline=tfdata iterator.
-      sess.run([_V1.local_variables_initializer(), _V1.tables_initializer()])
-      saver.restore(sess, prefix)
-      step = int(sess.run(global_step))
-      coord = _V1.train.Coordinator()
-      threads = _V1.train.start_queue_runners(sess=sess, coord=coord)
-      try:
-        try:
-          while not coord.should_stop():
-            true_labels, predicted = sess.run([batch.labels, predictions])
-            np.add.at(confusion, (true_labels, predicted), 1)
-        except tf.errors.OutOfRangeError:
-          pass
-        finally:
-          coord.request_stop()
-          coord.join(threads, stop_grace_period_secs=10)
-      except tf.errors.OpError as e:
-        failure = pipeline.input_failure(e, input_ops,
-                                         f'--data_dir={config.data_dir}')
-        if failure is None:
-          raise
-        raise runtime.UserInputError(failure) from None
-  metrics = metrics_from_confusion(confusion, batch.class_names)
-  if metrics['num_examples'] != batch.num_examples:
+  def _count(values):
+    true_labels, predicted = values
+    np.add.at(confusion, (true_labels, predicted), 1)
+
+  with ops.graph.as_default(), _V1.Session(
+      config=precision.apply_to_config(runtime.session_config(),
+                                       spec.precision)) as sess:
+    # tables_initializer also starts a --pipeline=tfdata iterator.
+    sess.run([_V1.local_variables_initializer(), _V1.tables_initializer()])
+    ops.saver.restore(sess, prefix)
+    step = int(sess.run(ops.global_step))
+    try:
+      pipeline.run_to_end(sess, [ops.batch.labels, ops.predictions], _count)
+    except tf.errors.OpError as e:
+      failure = pipeline.input_failure(
+          e, ops.input_ops, f'--data_dir={config.data.data_dir}')
+      if failure is None:
+        raise
+      raise runtime.UserInputError(failure) from None
+  metrics = metrics_from_confusion(confusion, ops.batch.class_names)
+  if metrics['num_examples'] != ops.batch.num_examples:
     raise RuntimeError(f'evaluated {metrics["num_examples"]} examples but the '
-                       f'split has {batch.num_examples}')
+                       f'split has {ops.batch.num_examples}')
   metrics.update(global_step=step, checkpoint=prefix,
-                 split=config.eval_split, model=model,
-                 used_moving_averages=used_averages)
-  logging.info('evaluated %s', prefix)
-  print(format_report(metrics), flush=True)
+                 split=config.eval_split, model=spec.model,
+                 used_moving_averages=ops.used_averages)
+  logging.info('evaluated %s: accuracy %.4f on %d examples', prefix,
+               metrics['accuracy'], metrics['num_examples'])
   write_summaries(config.eval_dir or os.path.join(
-      run_dir, f'eval_{config.eval_split}'), metrics)
-  if config.metrics_json:
-    directory = os.path.dirname(os.path.abspath(config.metrics_json))
-    os.makedirs(directory, exist_ok=True)
-    tmp = config.metrics_json + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-      json.dump(metrics, f, indent=2)
-      f.write('\n')
-    os.replace(tmp, config.metrics_json)
+      os.path.dirname(prefix), f'eval_{config.eval_split}'), metrics)
   return metrics
 
 
@@ -228,7 +197,7 @@ def write_summaries(eval_dir, metrics):
                     eval_dir, getattr(e, 'message', e))
 
 
-def evaluate_continuously(config):
+def evaluate_continuously(config, on_metrics=None):
   """Evaluates each new checkpoint of `train_dir` while training runs.
 
   Checkpoints are taken as they appear (`checkpoints_iterator`: the newest
@@ -237,6 +206,8 @@ def evaluate_continuously(config):
   every evaluation, since a resumed run may train further), or when no new
   checkpoint has come for `eval_timeout_secs`. A checkpoint deleted by the
   trainer before it could be read (`keep_checkpoint_max`) is skipped.
+  `on_metrics(metrics)` is called after each evaluation (the program prints
+  the report there).
 
   Returns:
     The metrics of every evaluation, in order.
@@ -276,6 +247,8 @@ def evaluate_continuously(config):
                       'next checkpoint', prefix)
       continue
     results.append(metrics)
+    if on_metrics is not None:
+      on_metrics(metrics)
     last_step = (checkpoints.read_run_config(directory) or {}).get('last_step')
     if last_step and metrics['global_step'] >= last_step:
       logging.info('evaluated the last training step (%d); done', last_step)
@@ -290,12 +263,19 @@ def evaluate_continuously(config):
   return results
 
 
-def run(config):
+def run(config, on_metrics=None):
   """`evaluate` once, or `evaluate_continuously` with `eval_interval_secs`.
+
+  Args:
+    config: an EvalConfig.
+    on_metrics: called with each evaluation's metrics.
 
   Returns:
     The metrics dict of the (last) evaluation.
   """
   if config.eval_interval_secs > 0:
-    return evaluate_continuously(config)[-1]
-  return evaluate(config)
+    return evaluate_continuously(config, on_metrics)[-1]
+  metrics = evaluate(config)
+  if on_metrics is not None:
+    on_metrics(metrics)
+  return metrics

@@ -7,9 +7,11 @@ writes a TF1 SavedModel with `tf.compat.v1.saved_model.Builder` to
 Two signatures:
 
 * `serving_default` (`predict_jpeg`): input `image_bytes`, a string vector of
-  encoded JPEG/PNG/BMP/GIF files; preprocessing (decode, resize, per-image
-  standardisation) is inside the graph, exactly as in evaluation;
-* `predict_images`: input `images`, float32 `[batch, H, W, C]` pixels 0-255.
+  encoded JPEG/PNG/BMP/GIF files; the preprocessing the model was trained
+  with (its recipe and JPEG decode mode, from `run_config.json`; see
+  `tf1cnn.inputs.preprocess`) is inside the graph, exactly as in evaluation;
+* `predict_images`: input `images`, float32 `[batch, H, W, C]` pixels 0-255
+  at the model's size (the recipe's normalisation is inside the graph).
 
 Both return `classes` (int), `class_names` (string), `probabilities` and
 `logits`. The export is written to a temporary folder beside the target and
@@ -25,87 +27,79 @@ import tensorflow as tf
 from absl import logging
 
 from tf1cnn import checkpoints
-from tf1cnn import evaluation
+from tf1cnn import run_spec
 from tf1cnn import runtime
-from tf1cnn import training
-from tf1cnn.inputs import image_folder
-from tf1cnn.inputs import pipeline
+from tf1cnn.inputs import preprocess
 
 _V1 = tf.compat.v1
 
 
-def _preprocess_encoded(image_bytes, image_size, channels):
+def _preprocess_encoded(image_bytes, spec):
   def _one(contents):
-    image = image_folder.decode_image(contents, channels=channels)
-    return pipeline.standardize(image_folder.resize(image, image_size))
+    return preprocess.photo(contents, spec.image_size, spec.preprocessing,
+                            channels=spec.channels)
   return tf.map_fn(_one, image_bytes, fn_output_signature=tf.float32)
 
 
-def export_saved_model(train_dir='', checkpoint_path='', export_dir='',
-                       version=None, use_moving_averages=True):
+def checkpoint_step(prefix):
+  """The checkpoint's global step, or None when it has none (foreign)."""
+  stored = checkpoints.checkpoint_variables(prefix)
+  if 'global_step' not in stored:
+    return None
+  return int(tf.train.load_variable(prefix, 'global_step'))
+
+
+def export_saved_model(config):
   """Exports a checkpoint as a SavedModel; returns the version directory.
 
-  The model, image size, channels and class names come from the training
-  directory's `run_config.json` and `labels.txt`.
+  The model, image size, channels, preprocessing and class names come from
+  the training directory's `run_config.json` and `labels.txt`; for a
+  checkpoint without them, from the config (`--model`, `--image_size`,
+  `--labels_file` or `--data_dir`).
 
   Args:
-    train_dir: training directory (latest checkpoint, metadata).
-    checkpoint_path: a checkpoint prefix or directory; overrides train_dir.
-    export_dir: base folder; the SavedModel goes to `export_dir/<version>`.
-    version: integer version; default the checkpoint's global step.
-    use_moving_averages: export the weights' moving averages when present.
+    config: tf1cnn.config.ExportConfig.
 
   Raises:
-    UserInputError: missing checkpoint or metadata, an existing version.
+    UserInputError: missing checkpoint or classes, an existing version.
   """
-  prefix = checkpoints.resolve_checkpoint(checkpoint_path, train_dir)
-  run_dir = os.path.dirname(prefix)
-  run_config = (checkpoints.read_run_config(run_dir)
-                or checkpoints.read_run_config(train_dir))
-  class_names = checkpoints.read_labels(run_dir) or checkpoints.read_labels(
-      train_dir)
-  if not run_config or not class_names:
-    raise runtime.UserInputError(
-        f'{run_dir}: run_config.json and labels.txt are needed to export '
-        f'{prefix} (they are written by training)')
-  if not export_dir:
+  prefix = checkpoints.resolve_checkpoint(config.checkpoint_path,
+                                          config.train_dir)
+  if not config.export_dir:
     raise runtime.UserInputError('--export_dir is empty')
+  spec = run_spec.for_checkpoint(config, prefix, need_data=False,
+                                 model_from_record=True)
+  version = config.export_version
   if version is None:
-    version = int(tf.train.load_variable(prefix, 'global_step'))
-  target = os.path.join(export_dir, str(version))
+    version = checkpoint_step(prefix) or 0
+  target = os.path.join(config.export_dir, str(version))
   if os.path.exists(target):
     raise runtime.UserInputError(
         f'{target} already exists: exports are never overwritten; pass '
         'another --export_version or remove it')
-  model = run_config['model']
-  image_size = int(run_config['image_size'])
-  channels = int(run_config['channels'])
 
   graph = tf.Graph()
   with graph.as_default():
-    _V1.train.get_or_create_global_step()
     image_bytes = _V1.placeholder(tf.string, [None], name='image_bytes')
-    images = _V1.placeholder(tf.float32, [None, image_size, image_size,
-                                          channels], name='images')
-    network_fn = training.network_fn_for(
-        model, len(class_names), is_training=False,
-        **(run_config.get('model_options') or {}))
-    standardized = tf.map_fn(pipeline.standardize, images)
+    images = _V1.placeholder(tf.float32, [None, spec.image_size,
+                                          spec.image_size, spec.channels],
+                             name='images')
+    network_fn = spec.network_fn(is_training=False)
     with _V1.variable_scope(_V1.get_variable_scope()) as scope:
-      logits_pixels, _ = network_fn(standardized)
+      logits_pixels, _ = network_fn(
+          preprocess.pixels_batch(images, spec.preprocessing))
       scope.reuse_variables()
-      logits_jpeg, _ = network_fn(
-          _preprocess_encoded(image_bytes, image_size, channels))
-    names_table = tf.constant(class_names)
+      logits_jpeg, _ = network_fn(_preprocess_encoded(image_bytes, spec))
+    names_table = tf.constant(spec.class_names)
 
     def _outputs(logits):
       classes = tf.argmax(logits, axis=1, output_type=tf.int32)
       return dict(classes=classes, class_names=tf.gather(names_table, classes),
                   probabilities=tf.nn.softmax(logits), logits=logits)
 
-    var_map, used_averages = evaluation.restore_var_map(prefix,
-                                                        use_moving_averages)
-    checkpoints.check_compatible(prefix, var_map, what=f'model {model}')
+    var_map, used_averages = checkpoints.restore_var_map(
+        prefix, use_moving_averages=config.use_moving_averages)
+    checkpoints.check_compatible(prefix, var_map, what=f'model {spec.model}')
     saver = _V1.train.Saver(var_map)
     build = _V1.saved_model.signature_def_utils.predict_signature_def
     signatures = {
@@ -113,8 +107,9 @@ def export_saved_model(train_dir='', checkpoint_path='', export_dir='',
                                  _outputs(logits_jpeg)),
         'predict_images': build({'images': images}, _outputs(logits_pixels)),
     }
-    os.makedirs(export_dir, exist_ok=True)
-    staging_parent = tempfile.mkdtemp(prefix=f'.{version}-', dir=export_dir)
+    os.makedirs(config.export_dir, exist_ok=True)
+    staging_parent = tempfile.mkdtemp(prefix=f'.{version}-',
+                                      dir=config.export_dir)
     staging = os.path.join(staging_parent, 'model')
     try:
       with _V1.Session(config=runtime.session_config()) as sess:
@@ -124,9 +119,13 @@ def export_saved_model(train_dir='', checkpoint_path='', export_dir='',
             sess, [_V1.saved_model.tag_constants.SERVING],
             signature_def_map=signatures, strip_default_attrs=True)
         builder.save()
+      checkpoints.write_run_config(staging, spec.record(
+          source_checkpoint=prefix, used_moving_averages=used_averages))
       os.rename(staging, target)
     finally:
       shutil.rmtree(staging_parent, ignore_errors=True)
-  logging.info('exported %s (%s, moving averages: %s) to %s', prefix, model,
+  logging.info('exported %s (%s, %s preprocessing with %s decode, moving '
+               'averages: %s) to %s', prefix, spec.model,
+               spec.preprocessing.recipe, spec.preprocessing.decode,
                used_averages, target)
   return target

@@ -29,9 +29,6 @@ from tf1cnn import checkpoints
 from tf1cnn import runtime
 
 _V1 = tf.compat.v1
-_AVERAGE_SUFFIX = '/ExponentialMovingAverage'
-
-
 def _in_scope(name, scope):
   return name == scope or name.startswith(scope + '/')
 
@@ -88,16 +85,8 @@ def warm_start_init_fn(source, model_variables, exclude=()):
                                           flag='--warm_start_from')
   left_out = {v.ref() for v in select(model_variables, exclude,
                                       '--warm_start_exclude')}
-  stored = checkpoints.checkpoint_variables(prefix)
-  trainable = {v.ref() for v in _V1.trainable_variables()}
-  var_map = {}
-  for variable in model_variables:
-    if variable.ref() in left_out:
-      continue
-    name = variable.op.name
-    average = name + _AVERAGE_SUFFIX
-    use_average = variable.ref() in trainable and average in stored
-    var_map[average if use_average else name] = variable
+  var_map, _ = checkpoints.restore_var_map(
+      prefix, [v for v in model_variables if v.ref() not in left_out])
   checkpoints.check_compatible(
       prefix, var_map,
       what='this model (leave such layers out with --warm_start_exclude)')

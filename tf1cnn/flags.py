@@ -1,239 +1,37 @@
-"""The command-line flags, defined once and shared by every script.
+"""Command-line flags in groups, and the configs they fill.
 
-Training and evaluation scripts define the same set of flags, so one flagfile
-(`data/catdog.flags`) serves both `train_*.py` and `eval_*.py`. A script calls
-`define_flags(model=..., dataset=...)` to set its defaults, then parses with
-absl (`--flagfile=` works for any flag; an unknown flag is an error that names
-it).
+Each program defines only the groups it uses (`define(GROUPS)`), so
+`--helpfull` lists only its own flags:
 
-`training_config()` and `eval_config()` turn the parsed flags into plain
-dataclasses, so the library never reads absl flags itself.
+    common     model, data and input, precision, train_dir
+    train      batch, steps, optimizer, schedule, checkpoints, devices, cluster
+    eval       checkpoint, split, metrics, continuous evaluation
+    export     export folder and version
+    predict    SavedModel, top-k, JSON
+    benchmark  the benchmark's own (lists of pipelines and precisions)
+    sample     the synthetic sample set
+
+One flagfile serves every program (`data/catdog.flags` holds training and
+evaluation flags): a line of a `--flagfile` that names a flag of another
+group is skipped by the programs without that group, while a name no group
+has stays an error, as does any flag typed on the command line that this
+program does not define. A flagfile line that is not a flag (`max_steps=5`
+without dashes, which absl would silently take as an argument) is an error
+naming the file and the line.
+
+Choices and ranges are validated by absl where each flag is defined (enums
+from `tf1cnn.config`, lower/upper bounds), once; `config_from_flags(cls)`
+turns the parsed flags into a `tf1cnn.config` dataclass.
 """
 
-import dataclasses
-from typing import List, Optional
+import os
+import sys
 
 from absl import flags
 
+from tf1cnn import config as config_lib
+
 FLAGS = flags.FLAGS
-
-OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop')
-LR_SCHEDULES = ('fixed', 'exponential', 'cosine')
-BAD_IMAGE_POLICIES = ('fail', 'skip')
-PIPELINES = ('queue', 'cached', 'tfdata')
-PRECISIONS = ('fp32', 'bf16', 'fp16')
-JPEG_DECODES = ('auto', 'reduced', 'full')
-
-
-@dataclasses.dataclass
-class RunConfig:
-  """What training and evaluation share: model, data, input, precision."""
-  model: str = 'lenet5'
-  dataset: str = 'image_folder'
-  data_dir: str = ''
-  train_dir: str = 'runs/model'
-  image_size: int = 0
-  bad_images: str = 'fail'
-  pipeline: str = 'queue'
-  jpeg_decode: str = 'auto'
-  cache_dir: str = ''
-  precision: str = 'fp32'
-  precision_fallback: bool = False
-  model_options: dict = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass
-class TrainingConfig(RunConfig):
-  """Everything `tf1cnn.training.train` needs (see `define_flags` for docs)."""
-  batch_size: int = 32
-  max_steps: int = 0
-  num_epochs: float = 0.0
-  learning_rate: float = 1e-3
-  optimizer: str = 'adam'
-  momentum: float = 0.9
-  lr_schedule: str = 'fixed'
-  lr_decay_rate: float = 0.1
-  lr_decay_epochs: float = 10.0
-  warmup_epochs: float = 0.0
-  weight_decay: float = 0.0
-  drop_rate: float = 0.0
-  moving_average_decay: float = 0.0
-  augment: bool = True
-  augmentation: str = ''
-  seed: Optional[int] = None
-  save_checkpoint_steps: int = 0
-  save_checkpoint_secs: int = 600
-  keep_checkpoint_max: int = 5
-  log_every_n_steps: int = 50
-  profile_every_n_steps: int = 0
-  warm_start_from: str = ''
-  warm_start_exclude: List[str] = dataclasses.field(default_factory=list)
-  trainable_scopes: List[str] = dataclasses.field(default_factory=list)
-  input_threads: int = 0
-  train_split: str = 'train'
-  devices: str = ''
-  ps_hosts: str = ''
-  worker_hosts: str = ''
-  job_name: str = ''
-  task_index: int = 0
-
-
-@dataclasses.dataclass
-class EvalConfig(RunConfig):
-  """Everything `tf1cnn.evaluation.run` needs."""
-  checkpoint_path: str = ''
-  eval_batch_size: int = 100
-  eval_split: str = 'test'
-  metrics_json: str = ''
-  use_moving_averages: bool = True
-  eval_dir: str = ''
-  eval_interval_secs: int = 0
-  eval_timeout_secs: int = 1800
-
-
-_DEFINED = False
-
-
-def define_flags(model='lenet5', dataset='image_folder'):
-  """Defines all tf1cnn flags (idempotent); `model`/`dataset` set defaults."""
-  global _DEFINED
-  if _DEFINED:
-    return
-  _DEFINED = True
-  # What to train on.
-  flags.DEFINE_string('model', model, 'Model name (see tf1cnn.models.list_models()).')
-  flags.DEFINE_string('dataset', dataset,
-                      'Dataset reader (see tf1cnn.inputs.list_datasets()).')
-  flags.DEFINE_string('data_dir', '', 'Dataset root folder (for image folders: '
-                      'the folder holding train/ and test/).')
-  flags.DEFINE_string('train_dir', 'runs/model',
-                      'Checkpoints, summaries and labels.txt go here.')
-  flags.DEFINE_integer('image_size', 0,
-                       'Square input size; 0 = the model default.')
-  flags.DEFINE_string('train_split', 'train', 'Split used for training.')
-  # Training.
-  flags.DEFINE_integer('batch_size', 32, 'Training batch size.')
-  flags.DEFINE_integer('max_steps', 0,
-                       'Stop after this global step (0: use num_epochs).')
-  flags.DEFINE_float('num_epochs', 0.0,
-                     'Epochs to train when max_steps is 0.')
-  flags.DEFINE_float('learning_rate', 1e-3, 'Initial learning rate.')
-  flags.DEFINE_enum('optimizer', 'adam', OPTIMIZERS, 'Optimizer.')
-  flags.DEFINE_float('momentum', 0.9, 'Momentum (momentum and rmsprop).')
-  flags.DEFINE_enum('lr_schedule', 'fixed', LR_SCHEDULES,
-                    'fixed; exponential: lr * lr_decay_rate^(epoch / '
-                    'lr_decay_epochs), staircase; cosine: cosine decay to 0 '
-                    'over the run.')
-  flags.DEFINE_float('lr_decay_rate', 0.1, 'Exponential decay factor.')
-  flags.DEFINE_float('lr_decay_epochs', 10.0, 'Epochs per exponential decay.')
-  flags.DEFINE_float('warmup_epochs', 0.0, 'Linear learning-rate warm-up.')
-  flags.DEFINE_float('weight_decay', 0.0, 'L2 coefficient (tf.nn.l2_loss).')
-  flags.DEFINE_float('drop_rate', 0.0, 'Dropout rate where the model has one.')
-  flags.DEFINE_float('moving_average_decay', 0.0,
-                     'Keep an ExponentialMovingAverage of the weights (e.g. '
-                     '0.999); evaluation then restores the averages. 0: off.')
-  flags.DEFINE_boolean('augment', True, 'Training augmentation (flip/crop).')
-  # Fine-tuning (tf1cnn/finetune.py).
-  flags.DEFINE_string('warm_start_from', '',
-                      'Initialise the model from this checkpoint (prefix or '
-                      'training directory) when --train_dir has none yet.')
-  flags.DEFINE_list('warm_start_exclude', [],
-                    'Variable scopes not taken from --warm_start_from, e.g. '
-                    'softmax_linear to re-learn the classifier.')
-  flags.DEFINE_list('trainable_scopes', [],
-                    'Train only the variables under these scopes (default '
-                    'all).')
-  flags.DEFINE_string('augmentation', '',
-                      'Augmentation policy of array datasets (Fashion-MNIST, '
-                      'MNIST, CIFAR): none, flip, light (2-px pad + crop + '
-                      'flip), standard (4-px pad + crop + flip); empty = the '
-                      'dataset default (none for MNIST formats, standard for '
-                      'CIFAR).')
-  flags.DEFINE_integer('seed', None, 'Graph-level random seed.')
-  flags.DEFINE_integer('save_checkpoint_steps', 0,
-                       'Checkpoint every N steps (0: use save_checkpoint_secs).')
-  flags.DEFINE_integer('save_checkpoint_secs', 600,
-                       'Checkpoint every N seconds.')
-  flags.DEFINE_integer('keep_checkpoint_max', 5, 'Checkpoints kept.')
-  flags.DEFINE_integer('log_every_n_steps', 50, 'Log line period.')
-  flags.DEFINE_integer('profile_every_n_steps', 0,
-                       'Write a Chrome trace (timeline-<step>.json, with '
-                       'memory) of one step every N steps to --train_dir; '
-                       '0: off.')
-  flags.DEFINE_enum('bad_images', 'fail', BAD_IMAGE_POLICIES,
-                    'Unreadable image files: fail naming the file, or skip '
-                    'them and report how many were skipped.')
-  flags.DEFINE_integer('input_threads', 0,
-                       'Input reader threads; 0 = from the number of cores.')
-  # Input pipeline and precision (training and evaluation).
-  flags.DEFINE_enum('pipeline', 'queue', PIPELINES,
-                    'Image-folder input: queue (queue runners decoding the '
-                    'files every epoch), cached (decode once into a uint8 '
-                    'cache under --cache_dir, then read it with queue '
-                    'runners; augmentation still per step) or tfdata '
-                    '(tf.data in graph mode).')
-  flags.DEFINE_enum('jpeg_decode', 'auto', JPEG_DECODES,
-                    'reduced: decode large JPEGs at 1/2, 1/4 or 1/8 scale in '
-                    'the DCT domain before resizing; full: decode at full '
-                    'size; auto: full for --pipeline=queue, reduced for '
-                    'cached and tfdata.')
-  flags.DEFINE_string('cache_dir', '',
-                      'Decoded-image cache of --pipeline=cached for this '
-                      'dataset; empty = $TF1CNN_CACHE_DIR or ~/.cache/tf1cnn, '
-                      'one sub-folder per data_dir.')
-  flags.DEFINE_enum('precision', 'fp32', PRECISIONS,
-                    'fp32; bf16: oneDNN bfloat16 graph rewrite (CPUs with '
-                    'avx512_bf16/AMX); fp16: automatic mixed precision with '
-                    'dynamic loss scaling (GPUs). Weights and checkpoints '
-                    'stay float32.')
-  flags.DEFINE_boolean('precision_fallback', False,
-                       'Fall back to fp32 when --precision is not supported '
-                       'here (otherwise that is an error).')
-  # Multi-device and multi-machine training (tf1cnn/distributed.py).
-  flags.DEFINE_string('devices', '',
-                      'Comma-separated devices, one model tower each, e.g. '
-                      'gpu:0,gpu:1 (the batch is split evenly); empty = '
-                      'TensorFlow\'s default placement.')
-  flags.DEFINE_string('ps_hosts', '', 'Parameter servers, host:port,...')
-  flags.DEFINE_string('worker_hosts', '', 'Workers, host:port,...')
-  flags.DEFINE_string('job_name', '', 'This task\'s job: ps or worker.')
-  flags.DEFINE_integer('task_index', 0, 'This task\'s index in its job; '
-                       'worker 0 is the chief (checkpoints, summaries).')
-  # Evaluation.
-  flags.DEFINE_string('checkpoint_path', '',
-                      'Checkpoint prefix or directory to evaluate; empty = '
-                      'the latest checkpoint in train_dir.')
-  flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch size.')
-  flags.DEFINE_string('eval_split', 'test', 'Split to evaluate.')
-  flags.DEFINE_string('metrics_json', '', 'Write evaluation metrics here.')
-  flags.DEFINE_boolean('use_moving_averages', True,
-                       'Evaluate the weights\' moving averages when the '
-                       'checkpoint has them.')
-  flags.DEFINE_string('eval_dir', '', 'TensorBoard summaries of the '
-                      'evaluations; default <checkpoint folder>/eval_<split>.')
-  flags.DEFINE_integer('eval_interval_secs', 0,
-                       'Keep evaluating: each new checkpoint of --train_dir, '
-                       'at most once per N seconds, until the training\'s '
-                       'last step is evaluated; 0: evaluate once.')
-  flags.DEFINE_integer('eval_timeout_secs', 1800,
-                       'Continuous evaluation stops after this many seconds '
-                       'without a new checkpoint.')
-  # Export.
-  flags.DEFINE_string('export_dir', 'runs/export',
-                      'SavedModel base folder (scripts/export.py).')
-  flags.DEFINE_integer('export_version', None,
-                       'Export version; default the checkpoint\'s step.')
-  # Prediction (scripts/predict.py).
-  flags.DEFINE_string('saved_model_dir', 'runs/export',
-                      'SavedModel to classify with: a version folder, or an '
-                      'export base (its highest version is used).')
-  flags.DEFINE_integer('top_k', 3, 'Classes shown per file.')
-  flags.DEFINE_string('predictions_json', '', 'Also write the predictions '
-                      'here as JSON.')
-  # Model options.
-  flags.DEFINE_multi_string('model_option', [],
-                            'Model-specific option NAME=VALUE (int, float or '
-                            'string), e.g. --model_option=num_layers=3.')
 
 
 def parse_model_options(values):
@@ -254,19 +52,468 @@ def parse_model_options(values):
   return options
 
 
-def _pick(cls):
-  names = {f.name for f in dataclasses.fields(cls)}
-  values = {name: FLAGS[name].value for name in names
-            if name in FLAGS and name != 'model_options'}
-  values['model_options'] = parse_model_options(FLAGS.model_option)
-  return cls(**values)
+def _model_options_valid(values):
+  try:
+    parse_model_options(values)
+  except ValueError:
+    return False
+  return True
 
 
-def training_config():
-  """Returns a TrainingConfig from the parsed flags."""
-  return _pick(TrainingConfig)
+def _define_common(fv, model='lenet5', dataset='image_folder'):
+  """Model, data, input pipeline, precision, train_dir."""
+  flags.DEFINE_string('model', model, 'Model name (tf1cnn.models.'
+                      'list_models()), or your own network function as '
+                      'path/to/file.py:function or package.module:function.',
+                      flag_values=fv)
+  flags.DEFINE_multi_string('model_option', [],
+                            'Model-specific option NAME=VALUE (int, float or '
+                            'string), e.g. --model_option=num_layers=3.',
+                            flag_values=fv)
+  flags.register_validator(
+      'model_option', _model_options_valid,
+      message='--model_option: expected NAME=VALUE', flag_values=fv)
+  flags.DEFINE_string('dataset', dataset,
+                      'Dataset reader (tf1cnn.inputs.list_datasets()).',
+                      flag_values=fv)
+  flags.DEFINE_string('data_dir', '', 'Dataset root folder (for image '
+                      'folders: the folder holding train/ and test/).',
+                      flag_values=fv)
+  flags.DEFINE_integer('image_size', 0, 'Square input size; 0 = the '
+                       'dataset/model default.', lower_bound=0,
+                       flag_values=fv)
+  flags.DEFINE_string('labels_file', '', 'Class names, one per line (for a '
+                      'checkpoint without labels.txt beside it).',
+                      flag_values=fv)
+  flags.DEFINE_string('train_dir', 'runs/model',
+                      'Checkpoints, summaries and labels.txt go here.',
+                      flag_values=fv)
+  flags.DEFINE_enum('bad_images', 'fail', config_lib.BAD_IMAGE_POLICIES,
+                    'Unreadable image files: fail naming the file, or skip '
+                    'them and report how many were skipped.', flag_values=fv)
+  flags.DEFINE_integer('input_threads', 0, 'Input reader threads; 0 = from '
+                       'the number of cores.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_enum('pipeline', 'queue', config_lib.PIPELINES,
+                    'Image-folder input: queue (queue runners decoding the '
+                    'files every epoch), cached (decode once into a uint8 '
+                    'cache under --cache_dir, then read it with queue '
+                    'runners; augmentation still per step) or tfdata '
+                    '(tf.data in graph mode).', flag_values=fv)
+  flags.DEFINE_enum('jpeg_decode', 'auto', config_lib.JPEG_DECODES,
+                    'reduced: decode large JPEGs at 1/2, 1/4 or 1/8 scale in '
+                    'the DCT domain before resizing; full: decode at full '
+                    'size; auto: full for --pipeline=queue, reduced for '
+                    'cached and tfdata.', flag_values=fv)
+  flags.DEFINE_string('cache_dir', '', 'Decoded-image cache of '
+                      '--pipeline=cached for this dataset; empty = '
+                      '$TF1CNN_CACHE_DIR or ~/.cache/tf1cnn, one sub-folder '
+                      'per data_dir.', flag_values=fv)
+  flags.DEFINE_string('preprocessing', '', 'Image preprocessing (tf1cnn.'
+                      'inputs.preprocess.list_preprocessings()); empty = the '
+                      'model\'s default. Recorded with the model.',
+                      flag_values=fv)
+  flags.DEFINE_enum('precision', 'fp32', config_lib.PRECISIONS,
+                    'fp32; bf16: oneDNN bfloat16 graph rewrite (CPUs with '
+                    'avx512_bf16/AMX); fp16: automatic mixed precision with '
+                    'dynamic loss scaling (GPUs). Weights and checkpoints '
+                    'stay float32.', flag_values=fv)
+  flags.DEFINE_boolean('precision_fallback', False, 'Fall back to fp32 when '
+                       '--precision is not supported here (otherwise that is '
+                       'an error).', flag_values=fv)
+  flags.DEFINE_multi_string('checkpoint_var_map', [],
+                            'REGEX=REPLACEMENT (repeatable): Python re.sub '
+                            'applied to a checkpoint\'s variable names to '
+                            'give the model\'s (checkpoints another program '
+                            'wrote).', flag_values=fv)
 
 
-def eval_config():
-  """Returns an EvalConfig from the parsed flags."""
-  return _pick(EvalConfig)
+def _define_train(fv):
+  """Training: batch, steps, optimizer, schedule, checkpoints, cluster."""
+  flags.DEFINE_string('train_split', 'train', 'Split used for training.',
+                      flag_values=fv)
+  flags.DEFINE_integer('batch_size', 32, 'Training batch size.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('max_steps', 0, 'Stop after this global step (0: use '
+                       'num_epochs).', lower_bound=0, flag_values=fv)
+  flags.DEFINE_float('num_epochs', 0.0, 'Epochs to train when max_steps is '
+                     '0.', lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_float('learning_rate', 1e-3, 'Initial learning rate.',
+                     lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_enum('optimizer', 'adam', config_lib.OPTIMIZERS, 'Optimizer.',
+                    flag_values=fv)
+  flags.DEFINE_float('momentum', 0.9, 'Momentum (momentum and rmsprop).',
+                     lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_enum('lr_schedule', 'fixed', config_lib.LR_SCHEDULES,
+                    'fixed; exponential: lr * lr_decay_rate^(epoch / '
+                    'lr_decay_epochs), staircase; cosine: cosine decay to 0 '
+                    'over the run.', flag_values=fv)
+  flags.DEFINE_float('lr_decay_rate', 0.1, 'Exponential decay factor.',
+                     lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_float('lr_decay_epochs', 10.0, 'Epochs per exponential '
+                     'decay.', lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_float('warmup_epochs', 0.0, 'Linear learning-rate warm-up.',
+                     lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_float('weight_decay', 0.0, 'L2 coefficient (tf.nn.l2_loss).',
+                     lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_float('drop_rate', 0.0, 'Dropout rate where the model has '
+                     'one, in [0, 1).', lower_bound=0.0, upper_bound=0.999,
+                     flag_values=fv)
+  flags.DEFINE_float('moving_average_decay', 0.0, 'Keep an '
+                     'ExponentialMovingAverage of the weights (e.g. 0.999); '
+                     'evaluation then restores the averages. 0: off.',
+                     lower_bound=0.0, upper_bound=0.999999, flag_values=fv)
+  flags.DEFINE_boolean('augment', True, 'Training augmentation of photos '
+                       '(crop and flip).', flag_values=fv)
+  flags.DEFINE_enum('augmentation', '', config_lib.AUGMENTATIONS,
+                    'Augmentation policy of array datasets (Fashion-MNIST, '
+                    'MNIST, CIFAR): none, flip, light (2-px pad + crop + '
+                    'flip), standard (4-px pad + crop + flip); empty = the '
+                    'dataset default (none for MNIST formats, standard for '
+                    'CIFAR).', flag_values=fv)
+  flags.DEFINE_integer('seed', None, 'Graph-level random seed.',
+                       flag_values=fv)
+  flags.DEFINE_string('warm_start_from', '', 'Initialise the model from this '
+                      'checkpoint (prefix or training directory) when '
+                      '--train_dir has none yet.', flag_values=fv)
+  flags.DEFINE_list('warm_start_exclude', [], 'Variable scopes not taken '
+                    'from --warm_start_from, e.g. softmax_linear to re-learn '
+                    'the classifier.', flag_values=fv)
+  flags.DEFINE_list('trainable_scopes', [], 'Train only the variables under '
+                    'these scopes (default all).', flag_values=fv)
+  flags.DEFINE_integer('save_checkpoint_steps', 0, 'Checkpoint every N steps '
+                       '(0: use save_checkpoint_secs).', lower_bound=0,
+                       flag_values=fv)
+  flags.DEFINE_integer('save_checkpoint_secs', 600, 'Checkpoint every N '
+                       'seconds.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('keep_checkpoint_max', 5, 'Checkpoints kept.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('log_every_n_steps', 50, 'Log line period.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('profile_every_n_steps', 0, 'Write a Chrome trace '
+                       '(timeline-<step>.json, with memory) of one step every '
+                       'N steps to --train_dir; 0: off.', lower_bound=0,
+                       flag_values=fv)
+  flags.DEFINE_string('devices', '', 'Comma-separated devices, one model '
+                      'tower each, e.g. gpu:0,gpu:1 (the batch is split '
+                      'evenly); empty = TensorFlow\'s default placement.',
+                      flag_values=fv)
+  flags.DEFINE_string('ps_hosts', '', 'Parameter servers, host:port,...',
+                      flag_values=fv)
+  flags.DEFINE_string('worker_hosts', '', 'Workers, host:port,...',
+                      flag_values=fv)
+  flags.DEFINE_enum('job_name', '', ('', 'ps', 'worker'), 'This task\'s job: '
+                    'ps or worker.', flag_values=fv)
+  flags.DEFINE_integer('task_index', 0, 'This task\'s index in its job; '
+                       'worker 0 is the chief (checkpoints, summaries).',
+                       lower_bound=0, flag_values=fv)
+
+
+def _define_eval(fv):
+  """Evaluation of a checkpoint, once or continuously."""
+  flags.DEFINE_string('checkpoint_path', '', 'Checkpoint prefix or directory '
+                      'to use; empty = the latest checkpoint in train_dir.',
+                      flag_values=fv)
+  flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch size.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_string('eval_split', 'test', 'Split to evaluate.',
+                      flag_values=fv)
+  flags.DEFINE_string('metrics_json', '', 'Write evaluation metrics here.',
+                      flag_values=fv)
+  flags.DEFINE_boolean('use_moving_averages', True, 'Use the weights\' '
+                       'moving averages when the checkpoint has them.',
+                       flag_values=fv)
+  flags.DEFINE_string('eval_dir', '', 'TensorBoard summaries of the '
+                      'evaluations; default <checkpoint folder>/eval_<split>.',
+                      flag_values=fv)
+  flags.DEFINE_integer('eval_interval_secs', 0, 'Keep evaluating: each new '
+                       'checkpoint of --train_dir, at most once per N '
+                       'seconds, until the training\'s last step is '
+                       'evaluated; 0: evaluate once.', lower_bound=0,
+                       flag_values=fv)
+  flags.DEFINE_integer('eval_timeout_secs', 1800, 'Continuous evaluation '
+                       'stops after this many seconds without a new '
+                       'checkpoint.', lower_bound=1, flag_values=fv)
+
+
+def _define_export(fv):
+  """Export of a checkpoint for serving."""
+  if 'checkpoint_path' not in fv:
+    flags.DEFINE_string('checkpoint_path', '', 'Checkpoint prefix or '
+                        'directory to use; empty = the latest checkpoint in '
+                        'train_dir.', flag_values=fv)
+  if 'use_moving_averages' not in fv:
+    flags.DEFINE_boolean('use_moving_averages', True, 'Use the weights\' '
+                         'moving averages when the checkpoint has them.',
+                         flag_values=fv)
+  flags.DEFINE_string('export_dir', 'runs/export', 'SavedModel base folder.',
+                      flag_values=fv)
+  flags.DEFINE_integer('export_version', None, 'Export version; default the '
+                       'checkpoint\'s step.', lower_bound=0, flag_values=fv)
+
+
+def _define_predict(fv):
+  """Classification of files with an export."""
+  flags.DEFINE_string('saved_model_dir', 'runs/export', 'SavedModel to '
+                      'classify with: a version folder, or an export base '
+                      '(its highest version is used).', flag_values=fv)
+  flags.DEFINE_integer('top_k', 3, 'Classes shown per file.', lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_string('predictions_json', '', 'Also write the predictions '
+                      'here as JSON.', flag_values=fv)
+  if 'bad_images' not in fv:
+    flags.DEFINE_enum('bad_images', 'fail', config_lib.BAD_IMAGE_POLICIES,
+                      'Unreadable image files: fail naming the file, or skip '
+                      'them.', flag_values=fv)
+
+
+def _define_benchmark(fv):
+  """The benchmark's own flags (lists of pipelines and precisions)."""
+  flags.DEFINE_string('model', 'lenet5', 'Model name.', flag_values=fv)
+  flags.DEFINE_string('data_dir', '', 'Image-folder dataset with train/ and '
+                      'test/.', flag_values=fv)
+  flags.DEFINE_integer('image_size', 150, 'Square input size.', lower_bound=8,
+                       flag_values=fv)
+  flags.DEFINE_integer('batch_size', 32, 'Training batch size.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('steps', 30, 'Timed training steps per measurement.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('warmup_steps', 10, 'Untimed steps before each '
+                       'measurement.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_integer('repeats', 3, 'Repeats of every measurement (median, '
+                       'min and max are reported).', lower_bound=1,
+                       flag_values=fv)
+  pipelines = ('synthetic',) + config_lib.PIPELINES
+  precisions = ('auto',) + config_lib.PRECISIONS
+  flags.DEFINE_list('pipeline', list(pipelines), 'Training pipelines to '
+                    'time: ' + ', '.join(pipelines) + '.', flag_values=fv)
+  flags.register_validator(
+      'pipeline', lambda values: set(values) <= set(pipelines),
+      message='--pipeline: use ' + ', '.join(pipelines), flag_values=fv)
+  flags.DEFINE_list('precision', ['auto'], 'Precisions: fp32, bf16, fp16; '
+                    'auto = fp32 and every supported one.', flag_values=fv)
+  flags.register_validator(
+      'precision', lambda values: set(values) <= set(precisions),
+      message='--precision: use ' + ', '.join(precisions), flag_values=fv)
+  flags.DEFINE_boolean('precision_fallback', False, 'Replace an unsupported '
+                       '--precision by fp32 instead of failing.',
+                       flag_values=fv)
+  flags.DEFINE_boolean('input_only', True, 'Also time each pipeline without '
+                       'the model, and the large-photo decode comparison.',
+                       flag_values=fv)
+  flags.DEFINE_integer('large_images', 120, 'Photos re-encoded at '
+                       '--large_side for the large-photo comparison (0: '
+                       'skip).', lower_bound=0, flag_values=fv)
+  flags.DEFINE_integer('large_side', 2000, 'Long side of the large copies.',
+                       lower_bound=16, flag_values=fv)
+  flags.DEFINE_integer('large_quality', 90, 'JPEG quality of the large '
+                       'copies.', lower_bound=1, upper_bound=95,
+                       flag_values=fv)
+  flags.DEFINE_integer('eval_batch_size', 100, 'Evaluation batch size.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('eval_steps', 12, 'Timed evaluation batches.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('accuracy_steps', 750, 'Steps of the per-precision '
+                       'training run whose test accuracy is compared; eval '
+                       'restores its fp32 checkpoint (0: skip both).',
+                       lower_bound=0, flag_values=fv)
+  flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate.',
+                     lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_integer('seed', 1, 'Random seed.', flag_values=fv)
+  flags.DEFINE_string('work_dir', '', 'Caches, large copies and checkpoints; '
+                      'default a temporary folder removed at the end.',
+                      flag_values=fv)
+  flags.DEFINE_string('cache_dir', '', 'Decoded-image cache root (reuse it '
+                      'across runs); default inside --work_dir.',
+                      flag_values=fv)
+  flags.DEFINE_string('json', '', 'Also write the results here.',
+                      flag_values=fv)
+
+
+def _define_sample(fv):
+  """The synthetic sample set's flags."""
+  flags.DEFINE_string('output_dir', 'data/sample', 'Folder to write '
+                      'train/{cat,dog} and test/{cat,dog} into.',
+                      flag_values=fv)
+  flags.DEFINE_integer('num_train_per_class', 200, 'Training images per '
+                       'class.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('num_test_per_class', 50, 'Test images per class.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('seed', 0, 'Random seed; the same seed writes '
+                       'the same bytes.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_boolean('overwrite', False, 'Rewrite the set even when the '
+                       'folder already holds it for the same flags.',
+                       flag_values=fv)
+
+
+GROUPS = {
+    'common': _define_common,
+    'train': _define_train,
+    'eval': _define_eval,
+    'export': _define_export,
+    'predict': _define_predict,
+    'benchmark': _define_benchmark,
+    'sample': _define_sample,
+}
+# A flag that shows the group is defined.
+_MARKERS = {'common': 'dataset', 'train': 'batch_size', 'eval': 'eval_split',
+            'export': 'export_dir', 'predict': 'saved_model_dir',
+            'benchmark': 'warmup_steps', 'sample': 'output_dir'}
+# Groups that define flags of the same names and cannot share a program.
+_EXCLUSIVE = ('common', 'benchmark')
+
+
+def define(groups, flag_values=FLAGS, **defaults):
+  """Defines the flag groups `groups` (names from GROUPS), once.
+
+  Args:
+    groups: e.g. ('common', 'train').
+    flag_values: where to define them (absl's global FLAGS by default).
+    **defaults: new defaults, e.g. model='lenet5' (common group).
+  """
+  if all(group in groups for group in _EXCLUSIVE):
+    raise ValueError(f'flag groups {" and ".join(_EXCLUSIVE)} cannot be '
+                     'combined')
+  for group in groups:
+    if group not in GROUPS:
+      raise KeyError(f'unknown flag group {group!r}; groups: '
+                     f'{", ".join(GROUPS)}')
+    if _MARKERS[group] in flag_values:
+      continue
+    if group == 'common':
+      _define_common(flag_values, **defaults)
+    else:
+      GROUPS[group](flag_values)
+
+
+_ALL_NAMES = None
+
+
+def all_flag_names():
+  """Every flag name of every group (defined on a private FlagValues)."""
+  global _ALL_NAMES
+  if _ALL_NAMES is None:
+    names = set()
+    for group in GROUPS:
+      scratch = flags.FlagValues()
+      define((group,), flag_values=scratch)
+      names.update(scratch)
+    _ALL_NAMES = frozenset(names)
+  return _ALL_NAMES
+
+
+def _flag_name(arg):
+  """`--name=value` / `--noname` / `--name` -> name (None if not a flag)."""
+  if not arg.startswith('-'):
+    return None
+  body = arg.lstrip('-').split('=', 1)[0]
+  return body
+
+
+def _read_flagfile_lines(path):
+  try:
+    with open(path, encoding='utf-8') as f:
+      return f.read().splitlines()
+  except OSError as e:
+    raise flags.Error(f'--flagfile={path}: cannot read it ({e.strerror})')
+
+
+def expand_flagfiles(argv, flag_values=FLAGS, _seen=None):
+  """Expands `--flagfile=F` arguments, dropping other programs' flags.
+
+  Lines of a flagfile naming a flag this program does not define, but some
+  other tf1cnn program does, are dropped; every other line is kept (absl
+  then reports unknown names). A non-blank, non-comment line that does not
+  start with a dash is an error naming the file and the line.
+
+  Args:
+    argv: arguments without the program name.
+    flag_values: the program's flags.
+
+  Returns:
+    The expanded argument list.
+
+  Raises:
+    flags.Error: unreadable flagfile, a line that is not a flag, a loop.
+  """
+  seen = _seen or set()
+  known_elsewhere = all_flag_names() - set(flag_values)
+  expanded = []
+  for arg in argv:
+    if arg == '--':
+      expanded.append(arg)
+      continue
+    path = None
+    if arg.startswith('--flagfile=') or arg.startswith('-flagfile='):
+      path = arg.split('=', 1)[1]
+    if path is None:
+      expanded.append(arg)
+      continue
+    real = os.path.realpath(path)
+    if real in seen:
+      raise flags.Error(f'--flagfile={path}: includes itself')
+    lines = _read_flagfile_lines(path)
+    from_file = []
+    for number, line in enumerate(lines, start=1):
+      text = line.strip()
+      if not text or text.startswith('#') or text.startswith('//'):
+        continue
+      if not text.startswith('-'):
+        raise flags.Error(
+            f'{path}:{number}: {text!r} is not a flag (flagfile lines start '
+            f'with --, e.g. --{text})')
+      name = _flag_name(text)
+      if name == 'flagfile':
+        from_file.extend(expand_flagfiles([text], flag_values,
+                                          seen | {real}))
+        continue
+      negated = name[2:] if name.startswith('no') else None
+      if name not in flag_values and (
+          name in known_elsewhere or
+          (negated and negated not in flag_values and
+           negated in known_elsewhere)):
+        continue  # Another program's flag (one flagfile serves them all).
+      from_file.append(text)
+    expanded.extend(from_file)
+  return expanded
+
+
+_HELP_ARGS = ('-h', '-help', '--help', '-?', '--helpshort', '-helpshort')
+
+
+def help_text(doc, flag_values=FLAGS):
+  """The program's docstring (line breaks kept) and its own flags."""
+  return (doc or '').strip('\n') + '\n\nflags:\n\n' + flag_values.get_help(
+      include_special_flags=False)
+
+
+def parse(argv, flag_values=FLAGS, doc=None):
+  """absl's parser with `expand_flagfiles` first; returns the leftover argv.
+
+  Pass as `flags_parser` to `absl.app.run` (`tf1cnn.runtime.run_main`).
+  `--help` prints `doc` and this program's flags and exits 0; a flag error
+  prints one line and exits 2.
+  """
+  if any(arg in _HELP_ARGS for arg in argv[1:]):
+    sys.stdout.write(help_text(doc, flag_values) + '\n')
+    sys.exit(0)
+  try:
+    expanded = expand_flagfiles(list(argv[1:]), flag_values)
+    return flag_values([argv[0]] + expanded)
+  except flags.Error as e:
+    sys.stderr.write(f'error: {e}\n')
+    sys.exit(2)
+
+
+def config_from_flags(cls, flag_values=FLAGS):
+  """A `tf1cnn.config` dataclass of class `cls` from the parsed flags.
+
+  Fields whose flag this program does not define keep their defaults.
+  """
+  values = {}
+  for name in config_lib.field_names(cls):
+    if name == 'model_options':
+      if 'model_option' in flag_values:
+        values[name] = parse_model_options(flag_values.model_option)
+    elif name in flag_values:
+      values[name] = flag_values[name].value
+  return config_lib.validate(config_lib.make(cls, **values))

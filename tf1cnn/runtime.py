@@ -84,10 +84,15 @@ def configure_logging():
     tf_logger.addFilter(_DropDeprecationNotices())
 
 
-def run_main(main_fn):
+def run_main(main_fn, flags_parser=None):
   """Runs an absl main; UserInputError becomes a one-line error and exit 2.
 
   KeyboardInterrupt that escapes main exits with status 130 and one line.
+
+  Args:
+    main_fn: `fn(argv)`.
+    flags_parser: absl's `flags_parser` (`tf1cnn.flags.parse` expands
+      flagfiles shared between programs); default absl's own.
   """
   def _wrapped(argv):
     configure_logging()
@@ -104,7 +109,10 @@ def run_main(main_fn):
       sys.stderr.flush()
       os._exit(130)  # pylint: disable=protected-access
   try:
-    app.run(_wrapped)
+    if flags_parser is None:
+      app.run(_wrapped)
+    else:
+      app.run(_wrapped, flags_parser=flags_parser)
   except app.UsageError as e:  # pragma: no cover - absl prints usage itself
     sys.stderr.write(f'error: {e}\n')
     sys.exit(2)

@@ -1,13 +1,17 @@
 """Training in graph mode with `MonitoredTrainingSession`.
 
-`train(config)` builds one graph:
+`train(config)` resolves the run (`run_spec.for_training`), then, in small
+steps that the benchmark reuses: `build_train_graph(spec)` builds one
+graph:
 
     input pipeline (pinned to the CPU) -> network (is_training=True)
     -> loss = sparse softmax cross-entropy + REGULARIZATION_LOSSES
     -> optimizer.minimize, run after the UPDATE_OPS (batch norm statistics)
     -> optional ExponentialMovingAverage of the weights
 
-and runs it in a `MonitoredTrainingSession`, which starts the queue runners,
+`default_hooks` gives the hooks, `prepare_train_dir` checks a checkpoint to
+resume and writes the run's metadata, and `run_training` runs it all in a
+`MonitoredTrainingSession`, which starts the queue runners,
 restores the latest checkpoint of `train_dir` (resume), saves checkpoints
 (`Saver(max_to_keep=keep_checkpoint_max)`) and summaries (loss, accuracy,
 learning rate, queue fill, a few input images). A log line every
@@ -28,6 +32,7 @@ import math
 import os
 import signal
 import time
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -36,15 +41,11 @@ from absl import logging
 from tf1cnn import checkpoints
 from tf1cnn import distributed
 from tf1cnn import finetune
-from tf1cnn import inputs
-from tf1cnn import models
 from tf1cnn import precision
+from tf1cnn import run_spec
 from tf1cnn import runtime
-from tf1cnn.inputs import cache as cache_input
 from tf1cnn.inputs import device
-from tf1cnn.inputs import jpeg
 from tf1cnn.inputs import pipeline
-from tf1cnn.inputs import tfdata
 
 _V1 = tf.compat.v1
 
@@ -53,7 +54,7 @@ def learning_rate_schedule(config, global_step, steps_per_epoch, total_steps):
   """Returns the learning-rate tensor for `config.lr_schedule`.
 
   Args:
-    config: TrainingConfig.
+    config: the OptimizerConfig.
     global_step: the global step tensor.
     steps_per_epoch: steps in one epoch (float).
     total_steps: planned number of steps (for cosine decay).
@@ -69,8 +70,7 @@ def learning_rate_schedule(config, global_step, steps_per_epoch, total_steps):
     progress = tf.minimum(step / float(max(1, total_steps)), 1.0)
     lr = base * 0.5 * (1.0 + tf.cos(math.pi * progress))
   else:
-    raise runtime.UserInputError(
-        f'--lr_schedule={config.lr_schedule!r}: use fixed, exponential or cosine')
+    raise ValueError(f'lr_schedule {config.lr_schedule!r}')
   if config.warmup_epochs > 0:
     warmup_steps = config.warmup_epochs * steps_per_epoch
     lr = lr * tf.minimum(1.0, (step + 1.0) / warmup_steps)
@@ -87,8 +87,7 @@ def make_optimizer(name, learning_rate, momentum=0.9):
     return _V1.train.GradientDescentOptimizer(learning_rate)
   if name == 'rmsprop':
     return _V1.train.RMSPropOptimizer(learning_rate, momentum=momentum)
-  raise runtime.UserInputError(
-      f'--optimizer={name!r}: use adam, momentum, sgd or rmsprop')
+  raise ValueError(f'optimizer {name!r}')
 
 
 def total_loss(logits, labels, regularization_scope=None, name='total_loss'):
@@ -153,65 +152,6 @@ def build_train_op(loss, optimizer, global_step, moving_average_decay=0.0,
 def _created_since(before):
   """Global variables whose refs are not in `before`, in creation order."""
   return [v for v in _V1.global_variables() if v.ref() not in before]
-
-
-def check_model_dataset(model_name, info, image_size):
-  """Fails before training when a model cannot take a dataset's images.
-
-  Args:
-    model_name: registry name.
-    info: inputs.DatasetInfo.
-    image_size: the input size the run will use.
-
-  Raises:
-    UserInputError: saying which of channels / image size does not fit.
-  """
-  builder = models.get_builder(model_name)
-  if info.channels != builder.default_channels:
-    raise runtime.UserInputError(
-        f'--model={model_name} takes {builder.default_channels}-channel '
-        f'images but --dataset={info.name} has {info.channels} channel(s)')
-  if info.image_size is not None and image_size != info.image_size:
-    raise runtime.UserInputError(
-        f'--image_size={image_size} but --dataset={info.name} images are '
-        f'{info.image_size}x{info.image_size}; leave --image_size at 0')
-  if info.num_classes < 2:
-    raise runtime.UserInputError(f'--dataset={info.name} has only '
-                                 f'{info.num_classes} class(es)')
-
-
-def resolve_image_size(config_image_size, model_name, info):
-  """The image size a run uses: the flag, else the dataset's, else the model's."""
-  if config_image_size:
-    return int(config_image_size)
-  if info.image_size:
-    return int(info.image_size)
-  return int(models.get_builder(model_name).default_image_size)
-
-
-def lookup_dataset_info(dataset, data_dir):
-  """DatasetInfo, with an unknown dataset name turned into a UserInputError."""
-  try:
-    return inputs.dataset_info(dataset, data_dir)
-  except KeyError as e:
-    raise runtime.UserInputError(f'--dataset: {e.args[0]}') from None
-
-
-def check_model_name(model):
-  """Raises UserInputError listing the valid models for an unknown name."""
-  try:
-    models.get_builder(model)
-  except KeyError as e:
-    raise runtime.UserInputError(f'--model: {e.args[0]}') from None
-
-
-def network_fn_for(model, num_classes, is_training, **options):
-  """`models.get_network_fn` with option errors as UserInputError."""
-  try:
-    return models.get_network_fn(model, num_classes, is_training=is_training,
-                                 **options)
-  except ValueError as e:
-    raise runtime.UserInputError(f'--model={model}: {e}') from None
 
 
 class _LoggingHook(_V1.train.SessionRunHook):
@@ -281,13 +221,14 @@ def _training_failures(config, input_ops):
     yield
   except tf.errors.OpError as e:
     failure = pipeline.input_failure(e, input_ops,
-                                     f'--data_dir={config.data_dir}')
+                                     f'--data_dir={config.data.data_dir}')
     if failure is None:
       raise
     raise runtime.UserInputError(failure + kept()) from None
   except _V1.train.NanLossDuringTrainingError:
     raise runtime.UserInputError(
-        f'the loss became NaN: lower --learning_rate={config.learning_rate} '
+        f'the loss became NaN: lower --learning_rate='
+        f'{config.optim.learning_rate} '
         '(or add --warmup_epochs), or check the data' + kept()) from None
 
 
@@ -330,48 +271,6 @@ class TrainResult:
   interrupted: bool
 
 
-def build_input_for(config, split, is_training, class_names=None,
-                    image_size=None, num_epochs=None, batch_size=None,
-                    input_device='/cpu:0'):
-  """Builds the dataset pipeline a config describes (input ops on the CPU)."""
-  options = dict(image_size=image_size, num_epochs=num_epochs,
-                 augment=config.augment if is_training else False,
-                 seed=getattr(config, 'seed', None),
-                 bad_images=config.bad_images)
-  if class_names is not None:
-    options['class_names'] = class_names
-  if is_training and getattr(config, 'augmentation', ''):
-    options['augmentation'] = config.augmentation
-  threads = getattr(config, 'input_threads', 0)
-  if threads:
-    options['num_threads'] = threads
-  pipeline_name = getattr(config, 'pipeline', '') or 'queue'
-  decode = getattr(config, 'jpeg_decode', '') or 'auto'
-  if pipeline_name not in _PIPELINES:
-    raise runtime.UserInputError(
-        f'--pipeline={pipeline_name!r}: use {", ".join(_PIPELINES)}')
-  if decode not in ('auto',) + jpeg.DECODE_MODES:
-    raise runtime.UserInputError(
-        f'--jpeg_decode={decode!r}: use auto, {", ".join(jpeg.DECODE_MODES)}')
-  if pipeline_name == 'queue' and decode in ('auto', 'full'):
-    builder = inputs.build_input  # The plain queue pipeline of the dataset.
-  else:
-    if config.dataset != 'image_folder':
-      raise runtime.UserInputError(
-          f'--pipeline={pipeline_name} --jpeg_decode={decode} needs '
-          f'--dataset=image_folder, not {config.dataset}')
-    options.update(decode='reduced' if decode == 'auto' else decode,
-                   cache_dir=getattr(config, 'cache_dir', ''))
-    builder = _PIPELINES[pipeline_name].build_input
-  with tf.device(input_device):
-    return builder(config.dataset, config.data_dir, split,
-                   batch_size or config.batch_size, is_training, **options)
-
-
-# --pipeline -> module for image folders (queue with --jpeg_decode=reduced).
-_PIPELINES = {'queue': jpeg, 'cached': cache_input, 'tfdata': tfdata}
-
-
 @dataclasses.dataclass
 class _ModelOps:
   """The training graph's model part (see `_build_model`)."""
@@ -398,7 +297,8 @@ def _build_model(config, batch, network_fn, optimizer, global_step, devices):
     var_list = finetune.trainable_variables(config.trainable_scopes)
     trained = {v.ref() for v in var_list}
     train_op = build_train_op(
-        towers.loss, optimizer, global_step, config.moving_average_decay,
+        towers.loss, optimizer, global_step,
+        config.optim.moving_average_decay,
         var_list=var_list,
         grads_and_vars=[(g, v) for g, v in towers.grads_and_vars
                         if v.ref() in trained],
@@ -413,15 +313,21 @@ def _build_model(config, batch, network_fn, optimizer, global_step, devices):
     variables = _created_since(before_model)
     var_list = finetune.trainable_variables(config.trainable_scopes)
     train_op = build_train_op(loss, optimizer, global_step,
-                              config.moving_average_decay, var_list=var_list)
+                              config.optim.moving_average_decay,
+                              var_list=var_list)
   return _ModelOps(logits, batch.labels, loss, cross_entropy, train_op,
                    variables)
 
 
-def _prepare_train_dir(config, class_names, run_config):
+def prepare_train_dir(spec, record):
   """Checks a checkpoint to resume against the graph, then writes metadata.
 
-  Nothing is written before the checks pass.
+  Call inside the training graph. Nothing is written before the checks
+  pass.
+
+  Args:
+    spec: the run's RunSpec.
+    record: the `run_config.json` dict.
 
   Returns:
     `(latest checkpoint or None, variables it lacks that start afresh)`.
@@ -429,6 +335,7 @@ def _prepare_train_dir(config, class_names, run_config):
   Raises:
     UserInputError: a checkpoint of another model or other classes.
   """
+  config = spec.config
   existing = checkpoints.latest_checkpoint(config.train_dir)
   fresh_variables = []
   if existing:
@@ -436,54 +343,47 @@ def _prepare_train_dir(config, class_names, run_config):
         existing, _V1.global_variables(), what=f'--model={config.model}',
         optional=_V1.get_collection(precision.LOSS_SCALE_VARIABLES))
     stored_labels = checkpoints.read_labels(config.train_dir)
-    if stored_labels is not None and stored_labels != class_names:
+    if stored_labels is not None and stored_labels != spec.class_names:
       raise runtime.UserInputError(
           f'{config.train_dir}/labels.txt lists classes {stored_labels} but '
-          f'the data has {class_names}: use a new --train_dir')
+          f'the data has {spec.class_names}: use a new --train_dir')
     logging.info('resuming from %s%s', existing,
                  ' (the loss scale starts afresh: the checkpoint has none)'
                  if fresh_variables else '')
-  checkpoints.write_labels(config.train_dir, class_names)
-  checkpoints.write_run_config(config.train_dir, run_config)
+  checkpoints.write_labels(config.train_dir, spec.class_names)
+  checkpoints.write_run_config(config.train_dir, record)
   return existing, fresh_variables
 
 
-def train(config, extra_hooks=None):
-  """Trains `config.model` on `config.dataset`; returns a TrainResult.
+@dataclasses.dataclass
+class TrainGraph:
+  """What `build_train_graph` returns: the graph and the tensors to run."""
+  graph: tf.Graph
+  global_step: tf.Variable
+  batch: pipeline.InputBatch
+  model: _ModelOps
+  learning_rate: tf.Tensor
+  accuracy: tf.Tensor
+  last_step: int
+  steps_per_epoch: float
+  input_ops: set
+  staging_hooks: list
+
+
+def build_train_graph(spec, cluster=None, batch_fn=None):
+  """Builds the training graph of `spec`: input, network, loss, train op.
 
   Args:
-    config: tf1cnn.flags.TrainingConfig.
-    extra_hooks: more SessionRunHooks.
+    spec: a RunSpec from `run_spec.for_training`.
+    cluster: the task's ClusterConfig (variables on the parameter servers,
+      input on this worker), or None.
+    batch_fn: builds the input batch instead of the dataset pipeline
+      (the benchmark's in-memory batch); called inside the graph.
 
-  Raises:
-    UserInputError: bad flags, data or an incompatible checkpoint.
+  Returns:
+    A TrainGraph.
   """
-  check_model_name(config.model)
-  if config.batch_size <= 0:
-    raise runtime.UserInputError(f'--batch_size={config.batch_size} must be > 0')
-  if config.max_steps <= 0 and config.num_epochs <= 0:
-    raise runtime.UserInputError('set --max_steps or --num_epochs')
-  info = lookup_dataset_info(config.dataset, config.data_dir)
-  image_size = resolve_image_size(config.image_size, config.model, info)
-  check_model_dataset(config.model, info, image_size)
-  run_precision = precision.resolve(getattr(config, 'precision', 'fp32'),
-                                    getattr(config, 'precision_fallback', False))
-  devices = distributed.parse_devices(getattr(config, 'devices', ''))
-  cluster = distributed.cluster_config(
-      getattr(config, 'ps_hosts', ''), getattr(config, 'worker_hosts', ''),
-      getattr(config, 'job_name', ''), getattr(config, 'task_index', 0))
-  server = None
-  if cluster is not None:
-    server = distributed.start_server(cluster)
-    if cluster.job_name == 'ps':
-      logging.info('parameter server %d serving at %s', cluster.task_index,
-                   cluster.ps_hosts[cluster.task_index])
-      server.join()  # Serves until the process is stopped.
-      return None
-  distributed.check_gpus_visible(devices)
-  is_chief = cluster is None or cluster.is_chief
-  os.makedirs(config.train_dir, exist_ok=True)
-
+  config = spec.config
   graph = tf.Graph()
   with graph.as_default(), _V1.device(
       distributed.worker_device_setter(cluster) if cluster else None):
@@ -492,109 +392,161 @@ def train(config, extra_hooks=None):
     global_step = _V1.train.get_or_create_global_step()
     input_ops = set()
     with pipeline.record_ops(input_ops):
-      batch = build_input_for(
-          config, config.train_split, is_training=True, image_size=image_size,
-          input_device=(f'/job:worker/task:{cluster.task_index}/cpu:0'
-                        if cluster else '/cpu:0'))
+      if batch_fn is not None:
+        batch = batch_fn()
+      else:
+        batch = spec.build_input(
+            config.train_split, config.batch_size, is_training=True,
+            seed=config.seed,
+            device=(f'/job:worker/task:{cluster.task_index}/cpu:0'
+                    if cluster else '/cpu:0'))
     batch, staging_hooks = device.maybe_stage(batch)
-    steps_per_epoch = batch.num_examples / float(config.batch_size)
+    num_examples = batch.num_examples or config.batch_size
+    steps_per_epoch = num_examples / float(config.batch_size)
     last_step = (config.max_steps if config.max_steps > 0 else
                  int(math.ceil(config.num_epochs * steps_per_epoch)))
-    network_fn = network_fn_for(
-        config.model, len(batch.class_names), is_training=True,
-        weight_decay=config.weight_decay, drop_rate=config.drop_rate,
-        **config.model_options)
-    learning_rate = learning_rate_schedule(config, global_step,
+    network_fn = spec.network_fn(
+        is_training=True, **run_spec.training_network_options(config))
+    learning_rate = learning_rate_schedule(config.optim, global_step,
                                            steps_per_epoch, last_step)
     optimizer = precision.wrap_optimizer(
-        make_optimizer(config.optimizer, learning_rate, config.momentum),
-        run_precision)
+        make_optimizer(config.optim.optimizer, learning_rate,
+                       config.optim.momentum), spec.precision)
     model = _build_model(config, batch, network_fn, optimizer, global_step,
-                         devices)
-    logits, labels, loss = model.logits, model.labels, model.loss
+                         spec.devices)
     accuracy = tf.reduce_mean(tf.cast(
-        tf.equal(tf.argmax(logits, 1, output_type=tf.int32), labels),
-        tf.float32), name='batch_accuracy')
-
-    _V1.summary.scalar('loss/total', loss)
+        tf.equal(tf.argmax(model.logits, 1, output_type=tf.int32),
+                 model.labels), tf.float32), name='batch_accuracy')
+    _V1.summary.scalar('loss/total', model.loss)
     _V1.summary.scalar('loss/cross_entropy', model.cross_entropy)
     _V1.summary.scalar('accuracy/batch', accuracy)
     _V1.summary.scalar('learning_rate', learning_rate)
     _V1.summary.image('input_images', batch.images, max_outputs=3)
+  return TrainGraph(graph, global_step, batch, model, learning_rate, accuracy,
+                    last_step, steps_per_epoch, input_ops, staging_hooks)
 
+
+def default_hooks(spec, ops, is_chief=True):
+  """The hooks of a training run: stop, NaN check, log line, input wait.
+
+  Returns:
+    `(hooks, logging_hook)`; the logging hook measures examples/sec.
+  """
+  config = spec.config
+  logging_hook = _LoggingHook(
+      dict(global_step=ops.global_step, loss=ops.model.loss,
+           accuracy=ops.accuracy, learning_rate=ops.learning_rate),
+      config.log_every_n_steps, config.batch_size, ops.last_step)
+  hooks = [_V1.train.StopAtStepHook(last_step=ops.last_step),
+           _V1.train.NanTensorHook(ops.model.loss), logging_hook,
+           device.InputWaitHook(config.batch_size,
+                                every_n_steps=max(1, config.log_every_n_steps
+                                                  // 5))]
+  hooks.extend(ops.staging_hooks)
+  if config.profile_every_n_steps > 0 and is_chief:
+    # Open the files in chrome://tracing or Perfetto: input, model and
+    # optimizer ops per device, with tensor memory.
+    hooks.append(_V1.train.ProfilerHook(
+        save_steps=config.profile_every_n_steps,
+        output_dir=config.train_dir, show_memory=True))
+  return hooks, logging_hook
+
+
+def session_config(spec, cluster=None):
+  """The ConfigProto of a training session (devices, cluster, precision)."""
+  return precision.apply_to_config(
+      distributed.restrict_to_own_tasks(distributed.add_cpu_devices(
+          runtime.session_config(), spec.devices), cluster), spec.precision)
+
+
+def make_scaffold(spec, ops, existing, fresh_variables, is_chief=True):
+  """The Scaffold: a Saver that resumes across precisions, the warm start."""
+  config = spec.config
+  init_fn = None
+  if config.warm_start_from and is_chief:
+    if existing:
+      logging.info('--warm_start_from=%s is not used: resuming from %s',
+                   config.warm_start_from, existing)
+    else:
+      init_fn = finetune.warm_start_init_fn(
+          config.warm_start_from, ops.model.variables,
+          config.warm_start_exclude)
+  saver_options = dict(max_to_keep=config.keep_checkpoint_max,
+                       save_relative_paths=True)
+  saver = (checkpoints.ResumeSaver(fresh_variables, **saver_options)
+           if fresh_variables else _V1.train.Saver(**saver_options))
+  return _V1.train.Scaffold(saver=saver, init_fn=init_fn)
+
+
+def run_training(spec, ops, hooks, scaffold, server=None, cluster=None,
+                 is_chief=True):
+  """Runs the training loop to `ops.last_step` (or a stop signal).
+
+  Returns:
+    `(last fetched step, last loss, interrupted)`.
+  """
+  config = spec.config
+  save_steps = config.save_checkpoint_steps or None
+  save_secs = None if save_steps else config.save_checkpoint_secs
+  step_value, loss_value = 0, float('nan')
+  with _StopOnSignal() as stop_signal, _training_failures(config,
+                                                          ops.input_ops):
+    with _V1.train.MonitoredTrainingSession(
+        master=server.target if server else '', is_chief=is_chief,
+        checkpoint_dir=config.train_dir, scaffold=scaffold, hooks=hooks,
+        save_checkpoint_steps=save_steps, save_checkpoint_secs=save_secs,
+        save_summaries_steps=max(1, config.log_every_n_steps),
+        log_step_count_steps=0,
+        config=session_config(spec, cluster)) as sess:
+      while not sess.should_stop():
+        _, step_value, loss_value = sess.run(
+            [ops.model.train_op, ops.global_step, ops.model.loss])
+        if stop_signal.requested:
+          break  # Leaving the block normally runs the final checkpoint save.
+  return step_value, loss_value, stop_signal.requested
+
+
+def train(config, extra_hooks=None) -> Optional[TrainResult]:
+  """Trains `config.model` on `config.data`; returns a TrainResult.
+
+  A parameter-server task serves until stopped (`distributed.start_task`).
+
+  Args:
+    config: tf1cnn.config.TrainingConfig.
+    extra_hooks: more SessionRunHooks.
+
+  Raises:
+    UserInputError: bad flags, data or an incompatible checkpoint.
+  """
+  spec = run_spec.for_training(config)
+  cluster, server = distributed.start_task(config)
+  distributed.check_gpus_visible(spec.devices)
+  is_chief = cluster is None or cluster.is_chief
+  os.makedirs(config.train_dir, exist_ok=True)
+  ops = build_train_graph(spec, cluster)
+  with ops.graph.as_default():
     existing, fresh_variables = None, []
     if is_chief:
-      existing, fresh_variables = _prepare_train_dir(
-          config, batch.class_names, dict(
-              model=config.model, dataset=config.dataset,
-              image_size=image_size, channels=info.channels,
-              num_classes=len(batch.class_names),
-              model_options=config.model_options,
-              moving_average_decay=config.moving_average_decay,
-              last_step=last_step))
-
-    init_fn = None
-    if config.warm_start_from and is_chief:
-      if existing:
-        logging.info('--warm_start_from=%s is not used: resuming from %s',
-                     config.warm_start_from, existing)
-      else:
-        init_fn = finetune.warm_start_init_fn(
-            config.warm_start_from, model.variables, config.warm_start_exclude)
-    saver_options = dict(max_to_keep=config.keep_checkpoint_max,
-                         save_relative_paths=True)
-    saver = (checkpoints.ResumeSaver(fresh_variables, **saver_options)
-             if fresh_variables else _V1.train.Saver(**saver_options))
-    scaffold = _V1.train.Scaffold(saver=saver, init_fn=init_fn)
-    logging_hook = _LoggingHook(
-        dict(global_step=global_step, loss=loss, accuracy=accuracy,
-             learning_rate=learning_rate),
-        config.log_every_n_steps, config.batch_size, last_step)
-    hooks = [_V1.train.StopAtStepHook(last_step=last_step),
-             _V1.train.NanTensorHook(loss), logging_hook,
-             device.InputWaitHook(config.batch_size,
-                                  every_n_steps=max(1, config.log_every_n_steps
-                                                    // 5))]
-    hooks.extend(staging_hooks)
-    if config.profile_every_n_steps > 0 and is_chief:
-      # Open the files in chrome://tracing or Perfetto: input, model and
-      # optimizer ops per device, with tensor memory.
-      hooks.append(_V1.train.ProfilerHook(
-          save_steps=config.profile_every_n_steps,
-          output_dir=config.train_dir, show_memory=True))
+      existing, fresh_variables = prepare_train_dir(spec, spec.record(
+          moving_average_decay=config.optim.moving_average_decay,
+          last_step=ops.last_step))
+    scaffold = make_scaffold(spec, ops, existing, fresh_variables, is_chief)
+    hooks, logging_hook = default_hooks(spec, ops, is_chief)
     hooks.extend(extra_hooks or [])
-    save_steps = config.save_checkpoint_steps or None
-    save_secs = None if save_steps else config.save_checkpoint_secs
     logging.info('training %s on %s: %d examples, %d classes, image %dx%d, '
                  'batch %d, until step %d (%.2f epochs)', config.model,
-                 config.dataset, batch.num_examples, len(batch.class_names),
-                 image_size, image_size, config.batch_size, last_step,
-                 last_step / steps_per_epoch)
-    step_value, loss_value = 0, float('nan')
-    with _StopOnSignal() as stop_signal, _training_failures(config,
-                                                            input_ops):
-      with _V1.train.MonitoredTrainingSession(
-          master=server.target if server else '', is_chief=is_chief,
-          checkpoint_dir=config.train_dir, scaffold=scaffold, hooks=hooks,
-          save_checkpoint_steps=save_steps, save_checkpoint_secs=save_secs,
-          save_summaries_steps=max(1, config.log_every_n_steps),
-          log_step_count_steps=0,
-          config=precision.apply_to_config(
-              distributed.restrict_to_own_tasks(distributed.add_cpu_devices(
-                  runtime.session_config(), devices), cluster),
-              run_precision)) as sess:
-        while not sess.should_stop():
-          _, step_value, loss_value = sess.run(
-              [model.train_op, global_step, loss])
-          if stop_signal.requested:
-            break  # Leaving the block normally runs the final checkpoint save.
-    final = checkpoints.latest_checkpoint(config.train_dir)
-    if final:  # The fetched step was read before the last increment.
-      step_value = int(tf.train.load_variable(final, 'global_step'))
-    logging.info('stopped at step %d, loss %.4f; checkpoint %s%s',
-                 step_value, loss_value, final,
-                 ' (interrupted)' if stop_signal.requested else '')
-    return TrainResult(global_step=int(step_value), final_loss=float(loss_value),
-                       examples_per_sec=logging_hook.throughput() or 0.0,
-                       checkpoint=final or '',
-                       interrupted=stop_signal.requested)
+                 config.data.dataset, ops.batch.num_examples,
+                 spec.num_classes, spec.image_size, spec.image_size,
+                 config.batch_size, ops.last_step,
+                 ops.last_step / ops.steps_per_epoch)
+    step_value, loss_value, interrupted = run_training(
+        spec, ops, hooks, scaffold, server, cluster, is_chief)
+  final = checkpoints.latest_checkpoint(config.train_dir)
+  if final:  # The fetched step was read before the last increment.
+    step_value = int(tf.train.load_variable(final, 'global_step'))
+  logging.info('stopped at step %d, loss %.4f; checkpoint %s%s',
+               step_value, loss_value, final,
+               ' (interrupted)' if interrupted else '')
+  return TrainResult(global_step=int(step_value), final_loss=float(loss_value),
+                     examples_per_sec=logging_hook.throughput() or 0.0,
+                     checkpoint=final or '', interrupted=interrupted)

@@ -39,6 +39,7 @@ from absl import logging
 
 from tf1cnn import runtime
 from tf1cnn.inputs import pipeline
+from tf1cnn.inputs import preprocess
 
 _V1 = tf.compat.v1
 
@@ -132,7 +133,7 @@ def preprocess_example(image, is_training, augment_fn=None, image_size=None,
     image = tf.image.resize(image, [size, size],
                             method=tf.image.ResizeMethod.BILINEAR)
     image.set_shape([size, size, channels])
-  return pipeline.standardize(image)
+  return preprocess.standardize(image)
 
 
 def check_arrays(images, labels, num_classes, source):

@@ -2,7 +2,7 @@
 
 Every function works on one `[H, W, C]` image (uint8 or float32) in graph
 mode and keeps its shape and dtype. Augmentation happens before
-`pipeline.standardize`, so padding is black (0) in pixel units.
+`preprocess.standardize`, so padding is black (0) in pixel units.
 
 Policies (the `augmentation` option of the dataset readers):
 
@@ -28,7 +28,7 @@ MNIST policies leave the flip out and `flip` alone is refused.
 import tensorflow as tf
 
 from tf1cnn import runtime
-from tf1cnn.inputs import pipeline
+from tf1cnn.inputs import preprocess
 
 POLICIES = ('none', 'flip', 'light', 'standard')
 
@@ -83,7 +83,7 @@ def pad_and_random_crop(image, padding, seed=None):
 
 def random_flip(image, seed=None):
   """Random left-right flip with probability 1/2 (keeps shape and dtype)."""
-  return pipeline.random_flip(image, seed=seed)
+  return preprocess.random_flip(image, seed=seed)
 
 
 def resolve_policy(dataset, policy=None):

@@ -26,8 +26,8 @@ stale, truncated, corrupt or other-size cache is reported with the reason and
 rebuilt, never used. A valid cache skips the per-file bad-image check, since
 the fingerprint proves the files are the ones that passed it.
 
-Building (`ensure_cache`) decodes with `jpeg.decode_reduced` (DCT-domain
-down-scaling for large JPEGs) in a `tf.data` pipeline on all cores, logs
+Building (`ensure_cache`) decodes with `preprocess.decode` (by default (DCT-domain
+down-scaling for large JPEGs, `decode_reduced`) and resizes in a `tf.data` pipeline on all cores, logs
 progress per shard, and writes each shard atomically (`.tmp` then rename) and
 records it in the manifest. An interrupted build (Ctrl-C, a crash) keeps the
 finished shards; the next call checks them and builds only the missing ones.
@@ -36,8 +36,8 @@ together) take an exclusive lock on `<split folder>/.lock` to check and build
 it: one builds, the others wait, then find the cache valid and use it.
 
 Training with augmentation uses a cache of the images resized to
-`jpeg.crop_source_size(image_size)` (the size `image_folder.augment_photo`
-crops from) and takes an independent random `image_size` crop and a random
+`preprocess.crop_source_size(image_size)` (the size the `standardize`
+recipe's `augment_photo` crops from) and takes an independent random `image_size` crop and a random
 left-right flip of every uint8 image at every step, so the augmentation is
 the plain pipeline's and is not frozen by the cache; evaluation uses a cache
 at `image_size`.
@@ -46,7 +46,7 @@ Reading (`build_input`): `string_input_producer` over the shards, one
 `FixedLengthRecordReader` per reader thread (`read_up_to` a batch of records
 at a time, so the per-op overhead is paid per batch, not per image), the
 random crops and flips as two batched gathers on the uint8 images
-(`random_crops_and_flips`), then `per_image_standardization` and
+(`preprocess.random_crops_and_flips`), then the recipe's normalisation and
 `shuffle_batch_join` (training) or `batch` in order with
 `allow_smaller_final_batch` (evaluation). All of it costs about 0.25 ms of
 CPU per 150x150 image, against about 1 ms to decode and resize a JPEG.
@@ -72,8 +72,9 @@ from absl import logging
 
 from tf1cnn import runtime
 from tf1cnn.inputs import image_folder
-from tf1cnn.inputs import jpeg
 from tf1cnn.inputs import pipeline
+from tf1cnn.inputs import preprocess
+from tf1cnn.inputs import register_pipeline
 
 _V1 = tf.compat.v1
 
@@ -307,8 +308,9 @@ def _decode_batches(filenames, image_size, decode, channels, num_threads):
     dataset = tf.data.Dataset.from_tensor_slices(tf.constant(filenames))
 
     def _load(path):
-      image = jpeg.decode_and_resize(tf.io.read_file(path), image_size,
-                                     decode, channels)
+      image = preprocess.resize(
+          preprocess.decode(tf.io.read_file(path), decode, image_size,
+                            channels), image_size)
       return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
 
     dataset = dataset.map(_load, num_parallel_calls=num_threads,
@@ -503,70 +505,47 @@ def _read_records(filename_queue, image_size, channels, read_batch):
   return images, labels
 
 
-def _sub_seed(seed, offset):
-  return None if seed is None else int(seed) + offset
-
-
-def random_crops_and_flips(images, image_size, seed=None):
-  """An independent random square crop and left-right flip of every image.
-
-  Two batched gathers do it for the whole uint8 batch: the rows of each
-  image's window, then its columns, in reverse order for a flipped image. The
-  pixels are copied exactly (no resampling).
-
-  Args:
-    images: uint8 `[N, S, S, C]` with a static S >= image_size.
-    image_size: crop side.
-    seed: op seed (offsets and flips use sub-seeds derived from it).
-
-  Returns:
-    uint8 `[N, image_size, image_size, C]`.
-  """
-  stored = int(images.shape[1])
-  count = tf.shape(images)[0]
-  limit = stored - image_size + 1
-  offset_y = tf.random.uniform([count], 0, limit, tf.int32,
-                               seed=_sub_seed(seed, 11))
-  offset_x = tf.random.uniform([count], 0, limit, tf.int32,
-                               seed=_sub_seed(seed, 12))
-  flip = tf.random.uniform([count], 0, 2, tf.int32,
-                           seed=_sub_seed(seed, 13)) > 0
-  steps = tf.range(image_size)
-  rows = offset_y[:, None] + steps[None, :]
-  cols = offset_x[:, None] + tf.where(flip[:, None],
-                                      (image_size - 1) - steps[None, :],
-                                      steps[None, :])
-  window = tf.gather(images, rows, axis=1, batch_dims=1)
-  return tf.gather(window, cols, axis=2, batch_dims=1)
-
-
-def _preprocess(images, image_size, is_training, augment, seed):
-  """uint8 batch -> augmented (training) and standardised float32 batch."""
+def _preprocess(images, image_size, is_training, augment, seed, recipe):
+  """uint8 batch -> augmented (training) and normalised float32 batch."""
   if is_training and augment:
-    images = random_crops_and_flips(images, image_size, seed=seed)
-  return tf.image.per_image_standardization(tf.cast(images, tf.float32))
+    images = preprocess.random_crops_and_flips(images, image_size, seed=seed)
+  return recipe.normalize(tf.cast(images, tf.float32))
 
 
+@register_pipeline('image_folder', 'cached')
 def build_input(name, data_dir, split, batch_size, is_training,
-                image_size=150, num_epochs=None, augment=True, seed=None,
-                class_names=None, bad_images='fail', num_threads=None,
-                cache_dir='', decode='reduced', **unused_options):
+                image_size=150, num_epochs=None, seed=None, class_names=None,
+                *, augment=True, bad_images='fail', num_threads=None,
+                cache_dir='',
+                preprocessing=preprocess.Preprocessing(decode='reduced')):
   """The cached queue pipeline; builds or rebuilds the cache first if needed.
 
   Arguments as `image_folder.build_input`, plus:
 
   Args:
     cache_dir: cache root for this dataset ('' = `default_cache_dir`).
-    decode: JPEG decode used to build the cache ('reduced' or 'full').
+    preprocessing: a recipe the cache can serve (`Recipe.cacheable`); its
+      decode mode builds the cache.
 
   Returns:
     pipeline.InputBatch.
+
+  Raises:
+    UserInputError: a preprocessing the cache cannot serve, bad data.
   """
-  del name, unused_options
+  del name
   runtime.require_graph_mode('cache.build_input')
+  recipe = preprocess.get_recipe(preprocessing.recipe)
+  if not recipe.cacheable:
+    raise runtime.UserInputError(
+        f'--pipeline=cached cannot serve --preprocessing={recipe.name} (the '
+        'cache stores squares resized as the standardize recipe does); use '
+        '--pipeline=queue or tfdata')
+  decode = preprocessing.decode
   image_size = int(image_size or 150)
   augment = bool(is_training and augment)
-  stored_size = jpeg.crop_source_size(image_size) if augment else image_size
+  stored_size = (recipe.train_source_size(image_size) if augment
+                 else image_size)
   directory, manifest = ensure_cache(
       data_dir, split, stored_size, cache_dir=cache_dir,
       class_names=class_names, bad_images=bad_images, decode=decode,
@@ -585,8 +564,8 @@ def build_input(name, data_dir, split, batch_size, is_training,
       for _ in range(threads):
         images, labels = _read_records(filename_queue, stored_size, channels,
                                        read_batch)
-        examples.append([_preprocess(images, image_size, True, augment, seed),
-                         labels])
+        examples.append([_preprocess(images, image_size, True, augment, seed,
+                                     recipe), labels])
       min_after_dequeue = max(4 * batch_size, 256)
       capacity = min_after_dequeue + (threads + 2) * max(batch_size,
                                                          read_batch)
@@ -597,7 +576,7 @@ def build_input(name, data_dir, split, batch_size, is_training,
     else:
       images, labels = _read_records(filename_queue, image_size, channels,
                                      batch_size)
-      images = _preprocess(images, image_size, False, False, seed)
+      images = _preprocess(images, image_size, False, False, seed, recipe)
       # One reader and one thread keep the file order.
       images, labels = _V1.train.batch(
           [images, labels], batch_size=batch_size, num_threads=1,

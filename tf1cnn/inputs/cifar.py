@@ -52,6 +52,8 @@ from absl import logging
 
 from tf1cnn import runtime
 from tf1cnn.inputs import DatasetInfo
+from tf1cnn.inputs import register_dataset
+from tf1cnn.inputs import register_pipeline
 from tf1cnn.inputs import arrays
 from tf1cnn.inputs import augment as augment_lib
 from tf1cnn.inputs import pipeline
@@ -437,6 +439,7 @@ def load_split(name, data_dir, split, file_format='auto'):
   return images, labels, class_names
 
 
+@register_dataset('cifar10', 'cifar100')
 def dataset_info(name, data_dir):
   """DatasetInfo of `cifar10` / `cifar100` (reads the class-name file only)."""
   layout, folder = locate(name, data_dir)
@@ -477,10 +480,11 @@ def _build_binary_input(layout, paths, num_examples, class_names, split,
   return pipeline.InputBatch(images, labels, num_examples, list(class_names))
 
 
+@register_pipeline(('cifar10', 'cifar100'), 'queue')
 def build_input(name, data_dir, split, batch_size, is_training,
-                image_size=None, num_epochs=None, augment=True, seed=None,
-                file_format='auto', augmentation=None, class_names=None,
-                num_threads=None, **unused_options):
+                image_size=None, num_epochs=None, seed=None, class_names=None,
+                *, augment=True, file_format='auto', augmentation=None,
+                num_threads=None):
   """Builds the queue pipeline of a CIFAR split.
 
   Args:
@@ -507,7 +511,6 @@ def build_input(name, data_dir, split, batch_size, is_training,
   Raises:
     UserInputError: missing or corrupt files, naming the file.
   """
-  del unused_options
   runtime.require_graph_mode('build_input')
   layout, folder = locate(name, data_dir, file_format)
   names = read_class_names(layout, folder)

@@ -36,6 +36,8 @@ from absl import logging
 
 from tf1cnn import runtime
 from tf1cnn.inputs import DatasetInfo
+from tf1cnn.inputs import register_dataset
+from tf1cnn.inputs import register_pipeline
 from tf1cnn.inputs import arrays
 from tf1cnn.inputs import augment as augment_lib
 
@@ -292,6 +294,7 @@ def load_split(data_dir, split, num_classes=10):
   return images, labels
 
 
+@register_dataset('fashion_mnist', 'mnist')
 def dataset_info(name, data_dir):
   """DatasetInfo of `mnist` / `fashion_mnist` (reads one file header only).
 
@@ -318,10 +321,10 @@ def dataset_info(name, data_dir):
                      num_classes=len(class_names), class_names=class_names)
 
 
+@register_pipeline(('fashion_mnist', 'mnist'), 'queue')
 def build_input(name, data_dir, split, batch_size, is_training,
-                image_size=None, num_epochs=None, augment=True, seed=None,
-                augmentation=None, class_names=None, num_threads=None,
-                **unused_options):
+                image_size=None, num_epochs=None, seed=None, class_names=None,
+                *, augment=True, augmentation=None, num_threads=None):
   """Builds the queue pipeline of an MNIST-format split.
 
   Args:
@@ -347,7 +350,6 @@ def build_input(name, data_dir, split, batch_size, is_training,
   Raises:
     UserInputError: missing or corrupt files, naming the file.
   """
-  del unused_options
   runtime.require_graph_mode('build_input')
   names = _class_names(name)
   arrays.check_trained_classes(class_names, names, f'{name} in {data_dir}')

@@ -18,10 +18,9 @@ out with a warning and a count (`bad_images='skip'`), so a bad file can never
 stop a queue runner half-way through training.
 
 The pipeline is the classic one:
-`slice_input_producer([filenames, labels])` -> `tf.io.read_file` -> decode ->
-resize to `image_size` (training: random crop and flip, `augment_photo`) ->
-`per_image_standardization` ->
-`shuffle_batch` (training) or `batch(allow_smaller_final_batch=True)`
+`slice_input_producer([filenames, labels])` -> `tf.io.read_file` ->
+`preprocess.photo` (decode, the recipe's geometry and normalisation; see
+`tf1cnn.inputs.preprocess`) -> `shuffle_batch` (training) or `batch(allow_smaller_final_batch=True)`
 (evaluation: every file exactly once, in order).
 """
 
@@ -34,6 +33,9 @@ from absl import logging
 
 from tf1cnn import runtime
 from tf1cnn.inputs import DatasetInfo
+from tf1cnn.inputs import preprocess
+from tf1cnn.inputs import register_dataset
+from tf1cnn.inputs import register_pipeline
 from tf1cnn.inputs import pipeline
 
 _V1 = tf.compat.v1
@@ -175,62 +177,6 @@ def filter_bad_images(filenames, labels, bad_images='fail'):
   return [f for f, _ in kept], [l for _, l in kept], len(bad)
 
 
-def decode_image(contents, channels=3):
-  """Decodes JPEG/PNG/BMP/GIF bytes to a uint8 `[H, W, channels]` tensor."""
-  image = tf.io.decode_image(contents, channels=channels,
-                             expand_animations=False, dtype=tf.uint8)
-  image.set_shape([None, None, channels])
-  return image
-
-
-def resize(image, image_size):
-  """Bilinear resize of an image to `image_size` x `image_size`, float32 0-255."""
-  resized = tf.image.resize(image, [image_size, image_size],
-                            method=tf.image.ResizeMethod.BILINEAR)
-  resized.set_shape([image_size, image_size, image.shape[-1]])
-  return resized
-
-
-# Training crops are taken from the image resized this much larger.
-CROP_MARGIN = 1.15
-
-
-def augment_photo(image, image_size, seed=None):
-  """Training augmentation of a decoded photo: random crop and flip.
-
-  The image is resized to `CROP_MARGIN * image_size`, a random
-  `image_size` square is cropped from it (translation and a little zoom), and
-  flipped left-right at random.
-
-  Args:
-    image: `[H, W, C]` uint8 or float image of any size.
-    image_size: output side.
-    seed: op seed.
-
-  Returns:
-    float32 `[image_size, image_size, C]` in 0-255.
-  """
-  larger = int(round(image_size * CROP_MARGIN))
-  image = resize(image, larger)
-  image = tf.image.random_crop(
-      image, [image_size, image_size, image.shape[-1]], seed=seed)
-  return pipeline.random_flip(image, seed=seed)
-
-
-def preprocess_file(contents, image_size, is_training=False, augment=True,
-                    seed=None):
-  """File bytes -> float32 `[S, S, 3]` in 0-255 (full-size decode).
-
-  Training with `augment` applies `augment_photo` (random crop and flip);
-  otherwise the image is resized to `image_size`.
-  `per_image_standardization` is left to the caller.
-  """
-  image = decode_image(contents)
-  if is_training and augment:
-    return augment_photo(image, image_size, seed=seed)
-  return resize(image, image_size)
-
-
 def scan_and_check(data_dir, split, class_names=None, bad_images='fail'):
   """`scan_split` plus the bad-image policy (`filter_bad_images`).
 
@@ -247,6 +193,7 @@ def scan_and_check(data_dir, split, class_names=None, bad_images='fail'):
   return filenames, labels, class_names
 
 
+@register_dataset('image_folder')
 def dataset_info(name, data_dir, split='train'):
   """DatasetInfo for an image folder (class names from the `split` folder)."""
   del name
@@ -255,10 +202,11 @@ def dataset_info(name, data_dir, split='train'):
                      num_classes=len(class_names), class_names=class_names)
 
 
+@register_pipeline('image_folder', 'queue')
 def build_input(name, data_dir, split, batch_size, is_training,
-                image_size=150, num_epochs=None, augment=True, seed=None,
-                class_names=None, bad_images='fail', num_threads=None,
-                preprocess_fn=None, **unused_options):
+                image_size=150, num_epochs=None, seed=None, class_names=None,
+                *, augment=True, bad_images='fail', num_threads=None,
+                preprocessing=preprocess.Preprocessing()):
   """Builds the queue pipeline over an image folder split.
 
   Args:
@@ -266,39 +214,36 @@ def build_input(name, data_dir, split, batch_size, is_training,
     data_dir: dataset root.
     split: 'train', 'test', ...
     batch_size: examples per batch.
-    is_training: shuffle and augment (`augment_photo`) when True.
+    is_training: shuffle and augment when True.
     image_size: square output size.
     num_epochs: None repeats forever; an int ends the pipeline with
       OutOfRangeError after that many epochs (evaluation uses 1).
-    augment: random crops and flips while training.
     seed: shuffle/augmentation seed.
     class_names: fix the label mapping (evaluation of a trained model).
+    augment: random crops and flips while training.
     bad_images: 'fail' or 'skip'.
     num_threads: reader threads (training).
-    preprocess_fn: `fn(contents, image_size, is_training, augment, seed)`
-      from file bytes to a float image; default `preprocess_file` (the
-      reduced-scale JPEG decode of `jpeg.py` plugs in here).
+    preprocessing: `preprocess.Preprocessing` (recipe and JPEG decode).
 
   Returns:
     pipeline.InputBatch.
   """
-  del name, unused_options
+  del name
   runtime.require_graph_mode('image_folder.build_input')
   filenames, labels, class_names = scan_and_check(data_dir, split,
                                                   class_names, bad_images)
   image_size = int(image_size or 150)
-  preprocess_fn = preprocess_fn or preprocess_file
   with tf.name_scope(f'input_{split}'):
     filename, label = _V1.train.slice_input_producer(
         [tf.constant(filenames), tf.constant(np.asarray(labels, np.int32))],
         num_epochs=num_epochs, shuffle=is_training, seed=seed,
         capacity=max(32, 4 * batch_size), name='filenames')
-    image = preprocess_fn(tf.io.read_file(filename), image_size, is_training,
-                          augment, seed)
-    image = pipeline.standardize(image)
+    image = preprocess.photo(tf.io.read_file(filename), image_size,
+                             preprocessing, is_training, augment, seed)
     images, batch_labels = pipeline.batch_examples(
         image, label, batch_size, is_training, num_threads=num_threads,
         seed=seed, name='batch')
-  logging.info('%s/%s: %d images, %d classes %s', data_dir, split,
-               len(filenames), len(class_names), class_names)
+  logging.info('%s/%s: %d images, %d classes %s (%s preprocessing, %s '
+               'decode)', data_dir, split, len(filenames), len(class_names),
+               class_names, preprocessing.recipe, preprocessing.decode)
   return pipeline.InputBatch(images, batch_labels, len(filenames), class_names)

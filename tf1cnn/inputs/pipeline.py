@@ -80,16 +80,6 @@ def default_num_threads():
   return max(2, min(8, os.cpu_count() or 2))
 
 
-def standardize(image):
-  """`per_image_standardization` on a float image."""
-  return tf.image.per_image_standardization(image)
-
-
-def random_flip(image, seed=None):
-  """Random left-right flip (training augmentation)."""
-  return tf.image.random_flip_left_right(image, seed=seed)
-
-
 def queue_fill_fraction(queue_size, capacity, name):
   """Records a queue's fill fraction as a scalar summary and returns it."""
   fraction = tf.cast(queue_size, tf.float32) * (1.0 / capacity)
@@ -137,3 +127,35 @@ def batch_examples(image, label, batch_size, is_training, num_threads=None,
         [image, label], batch_size=batch_size, num_threads=num_threads or 1,
         capacity=capacity, allow_smaller_final_batch=True, name=name)
   return images, labels
+
+
+@contextlib.contextmanager
+def queue_runners(sess, stop_grace_period_secs=10):
+  """Starts the graph's queue runners for `sess`; stops and joins them after.
+
+  Yields:
+    The Coordinator.
+  """
+  coord = _V1.train.Coordinator()
+  threads = _V1.train.start_queue_runners(sess=sess, coord=coord)
+  try:
+    yield coord
+  finally:
+    coord.request_stop()
+    coord.join(threads, stop_grace_period_secs=stop_grace_period_secs)
+
+
+def run_to_end(sess, fetches, consume):
+  """Runs `fetches` until the input ends (OutOfRangeError), with queues.
+
+  Args:
+    sess: a session of the graph.
+    fetches: what to run per batch.
+    consume: `fn(values)` called with each batch's values.
+  """
+  with queue_runners(sess) as coord:
+    try:
+      while not coord.should_stop():
+        consume(sess.run(fetches))
+    except tf.errors.OutOfRangeError:
+      pass

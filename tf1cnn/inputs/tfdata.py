@@ -1,7 +1,8 @@
 """The image-folder input as a `tf.data` pipeline in graph mode.
 
-The same preprocessing as the queue pipelines (decode, reduced-scale or full,
-resize, random crop and flip while training (`image_folder.augment_photo`), `per_image_standardization`), expressed as
+The same preprocessing as the queue pipeline (`preprocess.photo`: decode,
+the recipe's geometry with the random crop and flip while training, and its
+normalisation), expressed as
 
     Dataset.from_tensor_slices((filenames, labels))
       -> shuffle (training; a full reshuffle every epoch) -> repeat(num_epochs)
@@ -26,15 +27,16 @@ from absl import logging
 
 from tf1cnn import runtime
 from tf1cnn.inputs import image_folder
-from tf1cnn.inputs import jpeg
 from tf1cnn.inputs import pipeline
+from tf1cnn.inputs import preprocess
+from tf1cnn.inputs import register_pipeline
 
 _V1 = tf.compat.v1
 
 
 def make_dataset(filenames, labels, batch_size, is_training, image_size,
                  num_epochs=None, augment=True, seed=None, num_threads=None,
-                 decode='reduced'):
+                 preprocessing=preprocess.Preprocessing(decode='reduced')):
   """Returns the batched `tf.data.Dataset` of `(images, labels)`."""
   threads = num_threads or pipeline.default_num_threads()
   dataset = tf.data.Dataset.from_tensor_slices(
@@ -45,9 +47,9 @@ def make_dataset(filenames, labels, batch_size, is_training, image_size,
   dataset = dataset.repeat(num_epochs)
 
   def _load(path, label):
-    image = jpeg.preprocess(tf.io.read_file(path), image_size, is_training,
-                            augment, seed, decode)
-    return pipeline.standardize(image), label
+    image = preprocess.photo(tf.io.read_file(path), image_size,
+                             preprocessing, is_training, augment, seed)
+    return image, label
 
   dataset = dataset.map(_load, num_parallel_calls=threads,
                         deterministic=not is_training)
@@ -58,7 +60,9 @@ def make_dataset(filenames, labels, batch_size, is_training, image_size,
 def build_dataset_input(data_dir, split, batch_size, is_training,
                         image_size=150, num_epochs=None, augment=True,
                         seed=None, class_names=None, bad_images='fail',
-                        num_threads=None, decode='reduced'):
+                        num_threads=None,
+                        preprocessing=preprocess.Preprocessing(
+                            decode='reduced')):
   """Builds the tf.data pipeline; returns `(InputBatch, iterator_initializer)`.
 
   The initializer is also registered in `TABLE_INITIALIZERS` (see the module
@@ -71,31 +75,34 @@ def build_dataset_input(data_dir, split, batch_size, is_training,
   with tf.name_scope(f'tfdata_input_{split}'):
     dataset = make_dataset(filenames, labels, batch_size, is_training,
                            image_size, num_epochs=num_epochs, augment=augment,
-                           seed=seed, num_threads=num_threads, decode=decode)
+                           seed=seed, num_threads=num_threads,
+                           preprocessing=preprocessing)
     iterator = _V1.data.make_initializable_iterator(dataset)
     _V1.add_to_collection(_V1.GraphKeys.TABLE_INITIALIZERS,
                           iterator.initializer)
     images, batch_labels = iterator.get_next()
-  logging.info('%s/%s: %d images, %d classes (tf.data, %s JPEG decode)',
-               data_dir, split, len(filenames), len(class_names), decode)
+  logging.info('%s/%s: %d images, %d classes (tf.data, %s preprocessing, '
+               '%s JPEG decode)', data_dir, split, len(filenames),
+               len(class_names), preprocessing.recipe, preprocessing.decode)
   batch = pipeline.InputBatch(images, batch_labels, len(filenames),
                               class_names)
   return batch, iterator.initializer
 
 
+@register_pipeline('image_folder', 'tfdata')
 def build_input(name, data_dir, split, batch_size, is_training,
-                image_size=150, num_epochs=None, augment=True, seed=None,
-                class_names=None, bad_images='fail', num_threads=None,
-                decode='reduced', **unused_options):
-  """Registry-style entry point: like `image_folder.build_input`.
+                image_size=150, num_epochs=None, seed=None, class_names=None,
+                *, augment=True, bad_images='fail', num_threads=None,
+                preprocessing=preprocess.Preprocessing(decode='reduced')):
+  """Registry entry point: arguments as `image_folder.build_input`.
 
   Returns:
     pipeline.InputBatch (the iterator initializer is in TABLE_INITIALIZERS).
   """
-  del name, unused_options
+  del name
   batch, _ = build_dataset_input(
       data_dir, split, batch_size, is_training, image_size=image_size,
       num_epochs=num_epochs, augment=augment, seed=seed,
       class_names=class_names, bad_images=bad_images, num_threads=num_threads,
-      decode=decode)
+      preprocessing=preprocessing)
   return batch

@@ -6,42 +6,52 @@
     logits, end_points = network_fn(images)
     network_fn.default_image_size, network_fn.default_channels
 
-Every model lives in its own module with a builder
-`builder(images, num_classes, is_training, weight_decay, **kwargs)` that
-returns `(logits, end_points)` and carries the attributes
-`default_image_size`, `default_channels` and `default_num_classes`.
-Register a new model by adding it to `_NETWORKS` below (see WORKSPACE.md).
+Every model lives in its own module of this package and registers its
+builder with `@registry.register_model(name, ...)` (see
+`tf1cnn.models.registry`); the builder has the signature
+`builder(images, num_classes, is_training, weight_decay, scope=None,
+**options)` and returns `(logits, end_points)`. The modules are imported on
+the first look-up, so adding a model touches only its own file.
 """
 
 import functools
+import importlib
 import inspect
+import pkgutil
 
-from tf1cnn.models import bn_cnn
-from tf1cnn.models import cifar_cnn
-from tf1cnn.models import inception
-from tf1cnn.models import lenet5
-from tf1cnn.models import lenet5_bn
+from tf1cnn.models import registry
 
-_NETWORKS = {
-    'lenet5': lenet5.lenet5,
-    'inception': inception.inception,
-    'bn_cnn': bn_cnn.bn_cnn,
-    'cifar_cnn': cifar_cnn.cifar_cnn,
-    'lenet5_bn': lenet5_bn.lenet5_bn,
-}
+_DISCOVERED = False
+_TEMP_SKIP = {'vgg', 'alexnet', 'inception_v1', 'inception_v2', 'inception_v3', 'resnet_utils', 'resnet_v1', 'resnet_v2', 'mobilenet_v1', 'zoo'}
+
+
+def _discover():
+  """Imports every module of this package once (they register themselves)."""
+  global _DISCOVERED
+  if _DISCOVERED:
+    return
+  for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if module.name in _TEMP_SKIP:
+      continue
+    if module.name != 'registry' and not module.name.startswith('_'):
+      importlib.import_module(f'{__name__}.{module.name}')
+  _DISCOVERED = True
 
 
 def list_models():
-  """Returns the registered model names, in registration order."""
-  return list(_NETWORKS)
+  """Returns the registered model names, sorted."""
+  _discover()
+  return sorted(registry.registered())
 
 
 def get_builder(name):
   """Returns the raw builder of model `name` (raises KeyError listing names)."""
-  if name not in _NETWORKS:
+  _discover()
+  networks = registry.registered()
+  if name not in networks:
     raise KeyError(f'unknown model {name!r}; valid models: '
                    f'{", ".join(list_models())}')
-  return _NETWORKS[name]
+  return networks[name]
 
 
 def model_options(name):
@@ -100,7 +110,7 @@ def get_network_fn(name, num_classes, is_training=False, weight_decay=0.0,
 
   network_fn.default_image_size = builder.default_image_size
   network_fn.default_channels = builder.default_channels
-  network_fn.default_num_classes = getattr(builder, 'default_num_classes',
-                                           num_classes)
+  network_fn.default_num_classes = builder.default_num_classes
+  network_fn.default_preprocessing = builder.default_preprocessing
   network_fn.model_name = name
   return network_fn

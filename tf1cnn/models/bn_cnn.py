@@ -37,6 +37,7 @@ the train op depends on, like every batch-norm model of the package.
 import tensorflow as tf
 
 from tf1cnn import layers
+from tf1cnn.models import registry
 
 _V1 = tf.compat.v1
 
@@ -70,6 +71,9 @@ def _conv_bn_relu(name, inputs, out_channels, is_training, weight_decay,
     return tf.nn.relu(net, name='relu')
 
 
+@registry.register_model('bn_cnn', image_size=default_image_size,
+                         channels=default_channels,
+                         num_classes=default_num_classes)
 def bn_cnn(images, num_classes=default_num_classes, is_training=False,
            weight_decay=0.0, scope=None, batch_norm_decay=BATCH_NORM_DECAY,
            batch_norm_scale=False):
@@ -117,8 +121,3 @@ def bn_cnn(images, num_classes=default_num_classes, is_training=False,
     logits = tf.reshape(net, [-1, num_classes], name='logits')
   end_points['Logits'] = logits
   return logits, end_points
-
-
-bn_cnn.default_image_size = default_image_size
-bn_cnn.default_channels = default_channels
-bn_cnn.default_num_classes = default_num_classes

@@ -30,6 +30,7 @@ course code widens the second convolution to 64 filters
 import tensorflow as tf
 
 from tf1cnn import layers
+from tf1cnn.models import registry
 
 _V1 = tf.compat.v1
 
@@ -55,6 +56,9 @@ def keras_l2_to_weight_decay(keras_l2):
   return 2.0 * keras_l2
 
 
+@registry.register_model('cifar_cnn', image_size=default_image_size,
+                         channels=default_channels,
+                         num_classes=default_num_classes)
 def cifar_cnn(images, num_classes=default_num_classes, is_training=False,
               weight_decay=0.0, scope=None, keras_conv_l2=KERAS_CONV_L2,
               drop_rate=0.0, hidden_units=1024, conv2_filters=32):
@@ -99,8 +103,3 @@ def cifar_cnn(images, num_classes=default_num_classes, is_training=False,
                                 activation=None, weight_decay=weight_decay)
   end_points['Logits'] = logits
   return logits, end_points
-
-
-cifar_cnn.default_image_size = default_image_size
-cifar_cnn.default_channels = default_channels
-cifar_cnn.default_num_classes = default_num_classes

@@ -39,6 +39,7 @@ Variables are named like `inception/stem/weights`,
 import tensorflow as tf
 
 from tf1cnn import layers
+from tf1cnn.models import registry
 
 _V1 = tf.compat.v1
 
@@ -132,6 +133,9 @@ def inception_block(name, inputs, channels, stride, is_training,
     return layers.log_output_shape(scope.name, net)
 
 
+@registry.register_model('inception', image_size=default_image_size,
+                         channels=default_channels,
+                         num_classes=default_num_classes)
 def inception(images, num_classes=default_num_classes, is_training=False,
               weight_decay=0.0, scope=None, num_layers=2, init_ch=16,
               batch_norm_decay=BATCH_NORM_DECAY):
@@ -179,8 +183,3 @@ def inception(images, num_classes=default_num_classes, is_training=False,
                                 activation=None, weight_decay=weight_decay)
   end_points['Logits'] = logits
   return logits, end_points
-
-
-inception.default_image_size = default_image_size
-inception.default_channels = default_channels
-inception.default_num_classes = default_num_classes

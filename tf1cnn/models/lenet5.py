@@ -19,6 +19,7 @@ import contextlib
 import tensorflow as tf
 
 from tf1cnn import layers
+from tf1cnn.models import registry
 
 _V1 = tf.compat.v1
 
@@ -76,6 +77,9 @@ def inference(images, batch_size, n_classes, drop_rate, is_training=False,
   return logits
 
 
+@registry.register_model('lenet5', image_size=default_image_size,
+                         channels=default_channels,
+                         num_classes=default_num_classes)
 def lenet5(images, num_classes=default_num_classes, is_training=False,
            weight_decay=0.0, drop_rate=0.0, scope=None):
   """Factory form: returns `(logits, end_points)`."""
@@ -86,8 +90,3 @@ def lenet5(images, num_classes=default_num_classes, is_training=False,
                        end_points=end_points)
   end_points['Logits'] = logits
   return logits, end_points
-
-
-lenet5.default_image_size = default_image_size
-lenet5.default_channels = default_channels
-lenet5.default_num_classes = default_num_classes

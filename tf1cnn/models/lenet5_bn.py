@@ -22,6 +22,7 @@ means and variances of the 6 + 16 batch-norm channels).
 import tensorflow as tf
 
 from tf1cnn import layers
+from tf1cnn.models import registry
 
 _V1 = tf.compat.v1
 
@@ -56,6 +57,9 @@ def _conv_bn_pool_relu(index, inputs, out_channels, is_training, weight_decay,
   return conv, tf.nn.relu(net, name=f'relu{index}')
 
 
+@registry.register_model('lenet5_bn', image_size=default_image_size,
+                         channels=default_channels,
+                         num_classes=default_num_classes)
 def lenet5_bn(images, num_classes=default_num_classes, is_training=False,
               weight_decay=0.0, scope=None,
               batch_norm_decay=BATCH_NORM_DECAY):
@@ -91,8 +95,3 @@ def lenet5_bn(images, num_classes=default_num_classes, is_training=False,
                                 activation=None, weight_decay=weight_decay)
   end_points['Logits'] = logits
   return logits, end_points
-
-
-lenet5_bn.default_image_size = default_image_size
-lenet5_bn.default_channels = default_channels
-lenet5_bn.default_num_classes = default_num_classes

@@ -1,0 +1,287 @@
+"""The run set-up shared by training, evaluation, export and the benchmark.
+
+`for_training(config)` and `for_checkpoint(config, prefix)` turn a config
+(`tf1cnn.config`) into one resolved, checked `RunSpec`: the model and its
+options, the dataset facts, the image size and channels, the class names,
+the preprocessing, the precision and the devices. Everything that can be
+wrong with flags or data is found here, before a graph is built or a file
+written; the modules above (`training`, `evaluation`, `export`) start from a
+spec and never import each other.
+
+The preprocessing, model, model options and image size a model was trained
+with are written to `run_config.json` (`RunSpec.record`) and read back by
+`for_checkpoint`, so evaluation, export and prediction see the pixels
+training saw.
+"""
+
+import dataclasses
+import os
+from typing import List, Optional
+
+import tensorflow as tf
+from absl import logging
+
+from tf1cnn import checkpoints
+from tf1cnn import config as config_lib
+from tf1cnn import distributed
+from tf1cnn import inputs
+from tf1cnn import models
+from tf1cnn import precision as precision_lib
+from tf1cnn import runtime
+from tf1cnn.inputs import preprocess
+
+
+@dataclasses.dataclass
+class RunSpec:
+  """A resolved run.
+
+  Attributes:
+    config: the config it was resolved from.
+    model: model name (registry name or `file.py:function`).
+    model_options: options passed to the builder.
+    info: `inputs.DatasetInfo` (None when the data is not needed: export).
+    image_size: square input side.
+    channels: image channels.
+    class_names: label id -> name.
+    preprocessing: `preprocess.Preprocessing`.
+    precision: resolved precision (fp32, bf16, fp16).
+    devices: tower devices ([] = default placement).
+  """
+  config: object
+  model: str
+  model_options: dict
+  info: Optional[inputs.DatasetInfo]
+  image_size: int
+  channels: int
+  class_names: List[str]
+  preprocessing: preprocess.Preprocessing
+  precision: str
+  devices: List[str] = dataclasses.field(default_factory=list)
+
+  @property
+  def num_classes(self):
+    return len(self.class_names)
+
+  def network_fn(self, is_training, **extra_options):
+    """`models.get_network_fn` for this spec; option errors name the flag."""
+    options = dict(self.model_options)
+    options.update(extra_options)
+    try:
+      return models.get_network_fn(self.model, self.num_classes,
+                                   is_training=is_training, **options)
+    except ValueError as e:
+      raise runtime.UserInputError(f'--model={self.model}: {e}') from None
+
+  def input_options(self, is_training):
+    """The options of `inputs.build_input` this run sets.
+
+    Only options a user changed from their defaults are passed, so an
+    option that does not apply to the dataset's pipeline is an error
+    (`inputs.check_options`) exactly when it was asked for.
+    """
+    cfg = self.config.input
+    defaults = config_lib.InputConfig()
+    options = {}
+    if is_training and cfg.augment != defaults.augment:
+      options['augment'] = cfg.augment
+    if is_training and cfg.augmentation:
+      options['augmentation'] = cfg.augmentation
+    if cfg.bad_images != defaults.bad_images:
+      options['bad_images'] = cfg.bad_images
+    if cfg.input_threads:
+      options['num_threads'] = cfg.input_threads
+    if cfg.cache_dir and cfg.pipeline == 'cached':
+      options['cache_dir'] = cfg.cache_dir
+    if ('preprocessing' in inputs.pipeline_options(self.config.data.dataset,
+                                                   cfg.pipeline)
+        or self.preprocessing != _DEFAULT_PREPROCESSING):
+      options['preprocessing'] = self.preprocessing
+    return options
+
+  def build_input(self, split, batch_size, is_training, num_epochs=None,
+                  seed=None, device='/cpu:0'):
+    """The dataset pipeline of this run (input ops on `device`)."""
+    with tf.device(device):
+      return inputs.build_input(
+          self.config.data.dataset, self.config.data.data_dir, split,
+          batch_size, is_training, pipeline=self.config.input.pipeline,
+          image_size=self.image_size, num_epochs=num_epochs, seed=seed,
+          class_names=self.class_names,
+          **self.input_options(is_training))
+
+  def record(self, **extra):
+    """The `run_config.json` record of this run."""
+    return dict(model=self.model, dataset=self.config.data.dataset,
+                image_size=self.image_size, channels=self.channels,
+                num_classes=self.num_classes,
+                model_options=self.model_options,
+                preprocessing=self.preprocessing.to_record(),
+                pipeline=self.config.input.pipeline, **extra)
+
+
+_DEFAULT_PREPROCESSING = preprocess.Preprocessing()
+
+
+def check_model_name(model):
+  """Raises UserInputError listing the valid models for an unknown name."""
+  try:
+    return models.get_builder(model)
+  except KeyError as e:
+    raise runtime.UserInputError(f'--model: {e.args[0]}') from None
+
+
+def lookup_dataset_info(dataset, data_dir):
+  """DatasetInfo, with an unknown dataset name turned into a UserInputError."""
+  try:
+    return inputs.dataset_info(dataset, data_dir)
+  except KeyError as e:
+    raise runtime.UserInputError(f'--dataset: {e.args[0]}') from None
+
+
+def check_model_dataset(builder, model_name, info, image_size):
+  """Fails before any work when a model cannot take a dataset's images.
+
+  Raises:
+    UserInputError: saying which of channels / image size does not fit.
+  """
+  if info.channels != builder.default_channels:
+    raise runtime.UserInputError(
+        f'--model={model_name} takes {builder.default_channels}-channel '
+        f'images but --dataset={info.name} has {info.channels} channel(s)')
+  if info.image_size is not None and image_size != info.image_size:
+    raise runtime.UserInputError(
+        f'--image_size={image_size} but --dataset={info.name} images are '
+        f'{info.image_size}x{info.image_size}; leave --image_size at 0')
+  if info.num_classes < 2:
+    raise runtime.UserInputError(f'--dataset={info.name} has only '
+                                 f'{info.num_classes} class(es)')
+
+
+def resolve_preprocessing(config, builder, recorded=None):
+  """The Preprocessing of a run: recorded > flags > the model's default.
+
+  `--jpeg_decode=auto` is full for the queue pipeline and reduced for the
+  cached and tf.data ones.
+  """
+  if recorded:
+    return preprocess.Preprocessing.from_record(recorded)
+  recipe = (config.input.preprocessing or
+            getattr(builder, 'default_preprocessing', 'standardize'))
+  preprocess.get_recipe(recipe)
+  decode = config.input.jpeg_decode
+  if decode == 'auto':
+    decode = 'full' if config.input.pipeline == 'queue' else 'reduced'
+  return preprocess.Preprocessing(recipe=recipe, decode=decode)
+
+
+def training_network_options(config):
+  """The generic training flags a network takes: weight decay, dropout.
+
+  `drop_rate` is passed only when set, so a model without dropout accepts
+  the default but refuses `--drop_rate=0.5` (`models.supported_options`).
+  """
+  options = dict(weight_decay=config.optim.weight_decay)
+  if config.drop_rate:
+    options['drop_rate'] = config.drop_rate
+  return options
+
+
+def for_training(config):
+  """The RunSpec of a training run (checks flags and data, writes nothing).
+
+  Raises:
+    UserInputError: any flag, model or data problem, naming it.
+  """
+  config_lib.validate(config)
+  builder = check_model_name(config.model)
+  if config.max_steps <= 0 and config.num_epochs <= 0:
+    raise runtime.UserInputError('set --max_steps or --num_epochs')
+  data = config.data
+  info = lookup_dataset_info(data.dataset, data.data_dir)
+  image_size = int(data.image_size or info.image_size or
+                   builder.default_image_size)
+  check_model_dataset(builder, config.model, info, image_size)
+  spec = RunSpec(
+      config=config, model=config.model,
+      model_options=dict(config.model_options),
+      info=info, image_size=image_size, channels=info.channels,
+      class_names=list(info.class_names),
+      preprocessing=resolve_preprocessing(config, builder),
+      precision=precision_lib.resolve(config.precision,
+                                      config.precision_fallback),
+      devices=distributed.parse_devices(config.devices))
+  inputs.check_options(data.dataset, config.input.pipeline,
+                       spec.input_options(is_training=True))
+  # The network's own options are checked when the factory is asked.
+  spec.network_fn(is_training=True, **training_network_options(config))
+  return spec
+
+
+def recorded_run(prefix, train_dir=''):
+  """`(run_config dict or {}, class names or None)` stored beside `prefix`."""
+  run_dir = os.path.dirname(prefix)
+  run_config = (checkpoints.read_run_config(run_dir)
+                or (checkpoints.read_run_config(train_dir) if train_dir
+                    else None) or {})
+  class_names = (checkpoints.read_labels(run_dir)
+                 or (checkpoints.read_labels(train_dir) if train_dir
+                     else None))
+  return run_config, class_names
+
+
+def for_checkpoint(config, prefix, need_data=True, model_from_record=False):
+  """The RunSpec to rebuild the network of checkpoint `prefix`.
+
+  The model, its options, the image size and the preprocessing come from
+  the `run_config.json` beside the checkpoint (written by training); the
+  flags fill in what it lacks (a checkpoint another program wrote). The
+  class names come from `labels.txt`, else `--labels_file`, else the
+  dataset.
+
+  Args:
+    config: an EvalConfig or ExportConfig.
+    prefix: the checkpoint.
+    need_data: read the dataset (evaluation) or not (export).
+    model_from_record: build the recorded model rather than `config.model`
+      (export: the flags' model is only a default for foreign checkpoints).
+
+  Raises:
+    UserInputError: no way to know the classes, a bad model or data.
+  """
+  config_lib.validate(config)
+  run_config, class_names = recorded_run(prefix, config.train_dir)
+  model = config.model
+  if model_from_record and run_config.get('model'):
+    model = run_config['model']
+  elif run_config.get('model') and run_config['model'] != model:
+    logging.warning('checkpoint was trained as --model=%s; building '
+                    '--model=%s', run_config['model'], model)
+  builder = check_model_name(model)
+  if config.data.labels_file and not class_names:
+    class_names = checkpoints.read_labels_file(config.data.labels_file)
+  info = None
+  if need_data or not class_names:
+    if not config.data.data_dir and not class_names:
+      raise runtime.UserInputError(
+          f'{prefix}: no labels.txt beside the checkpoint; pass '
+          '--labels_file or --data_dir so the classes are known')
+    info = lookup_dataset_info(config.data.dataset, config.data.data_dir)
+    class_names = class_names or list(info.class_names)
+  image_size = int(config.data.image_size or run_config.get('image_size')
+                   or (info.image_size if info else 0)
+                   or builder.default_image_size)
+  channels = int(run_config.get('channels') or
+                 (info.channels if info else builder.default_channels))
+  if info is not None:
+    check_model_dataset(builder, model, info, image_size)
+  options = dict(run_config.get('model_options') or {})
+  options.update(config.model_options)
+  return RunSpec(
+      config=config, model=model, model_options=options, info=info,
+      image_size=image_size, channels=channels, class_names=class_names,
+      preprocessing=resolve_preprocessing(config, builder,
+                                          run_config.get('preprocessing')),
+      precision=precision_lib.resolve(config.precision,
+                                      config.precision_fallback))
+
+
