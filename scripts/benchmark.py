@@ -1,4 +1,4 @@
-"""Measures training, input and evaluation throughput; checks the targets.
+r"""Measures training, input and evaluation throughput; checks the targets.
 
     python scripts/benchmark.py --json=runs/benchmark.json
     python scripts/benchmark.py --pipeline=synthetic,cached \

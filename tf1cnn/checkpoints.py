@@ -13,14 +13,18 @@ Variables a checkpoint may lack (the fp16 loss scale) are passed as
 `optional`; `ResumeSaver` then restores the rest and initialises those.
 """
 
+import dataclasses
 import json
 import os
+import re
+from typing import Optional
 
 import tensorflow as tf
 
 from tf1cnn import runtime
 
 LABELS_FILE = 'labels.txt'
+AVERAGE_SUFFIX = '/ExponentialMovingAverage'
 RUN_CONFIG_FILE = 'run_config.json'
 
 
@@ -72,14 +76,133 @@ def checkpoint_variables(prefix):
     ) from None
 
 
-def check_compatible(prefix, var_list, what='the model', optional=()):
+def checkpoint_step(prefix, name='global_step'):
+  """The checkpoint's global step (any integer dtype), or None without one."""
+  if name not in checkpoint_variables(prefix):
+    return None
+  return int(tf.train.load_variable(prefix, name))
+
+
+def checkpoint_dtypes(prefix):
+  """Returns `{name: tf.DType}` of the variables stored in `prefix`."""
+  try:
+    return dict(tf.train.load_checkpoint(prefix).get_variable_to_dtype_map())
+  except (tf.errors.OpError, ValueError) as e:
+    raise runtime.UserInputError(
+        f'checkpoint {prefix!r} cannot be read: {getattr(e, "message", e)}'
+    ) from None
+
+
+def parse_name_rules(rules, flag='--checkpoint_var_map'):
+  """Parses `REGEX=REPLACEMENT` strings into `[(pattern, replacement, text)]`.
+
+  The split is at the last `=` that is not inside the regular expression's
+  own syntax: `REGEX=REPLACEMENT` where REPLACEMENT has no `=`.
+
+  Raises:
+    UserInputError: a rule without `=`, or a bad regular expression.
+  """
+  parsed = []
+  for text in rules or ():
+    if '=' not in text:
+      raise runtime.UserInputError(f'{flag}={text!r}: expected '
+                                   'REGEX=REPLACEMENT')
+    pattern, replacement = text.rsplit('=', 1)
+    try:
+      parsed.append((re.compile(pattern), replacement, text))
+    except re.error as e:
+      raise runtime.UserInputError(f'{flag}={text!r}: bad regular '
+                                   f'expression ({e})') from None
+  return parsed
+
+
+def map_checkpoint_names(stored_names, rules):
+  """Applies the rules (re.sub, in order) to a checkpoint's names.
+
+  Args:
+    stored_names: the checkpoint's variable names.
+    rules: from `parse_name_rules`.
+
+  Returns:
+    `{model name: (checkpoint name, rule text or None)}`; a model name
+    produced twice keeps the first.
+  """
+  mapped = {}
+  for stored in sorted(stored_names):
+    name, used = stored, None
+    for pattern, replacement, text in rules:
+      new = pattern.sub(replacement, name)
+      if new != name:
+        name, used = new, text
+    mapped.setdefault(name, (stored, used))
+  return mapped
+
+
+def restore_var_map(prefix, variables=None, use_moving_averages=True,
+                    name_rules=(), skip_missing=()):
+  """Maps checkpoint names to variables of the current graph.
+
+  A trainable variable comes from its `ExponentialMovingAverage` shadow
+  when the checkpoint has one and `use_moving_averages` is set. With
+  `name_rules` (`--checkpoint_var_map`), the checkpoint's names are
+  rewritten before they are matched.
+
+  Args:
+    prefix: the checkpoint.
+    variables: the variables to restore (default every global variable).
+    use_moving_averages: prefer the shadows.
+    name_rules: `REGEX=REPLACEMENT` strings or `parse_name_rules` output.
+    skip_missing: variables left out when the checkpoint lacks them (the
+      global step of a checkpoint another program wrote).
+
+  Returns:
+    `(var_map, used_averages)`: `{checkpoint name: variable}`.
+  """
+  rules = (name_rules if name_rules and not isinstance(name_rules[0], str)
+           else parse_name_rules(name_rules))
+  mapped = map_checkpoint_names(checkpoint_variables(prefix), rules)
+  if variables is None:
+    variables = tf.compat.v1.global_variables()
+  trainable = {v.ref() for v in tf.compat.v1.trainable_variables()}
+  skip = {v.ref() for v in skip_missing}
+  var_map = {}
+  used_averages = False
+  for variable in variables:
+    name = variable.op.name
+    shadow = name + AVERAGE_SUFFIX
+    if (use_moving_averages and variable.ref() in trainable
+        and shadow in mapped):
+      var_map[mapped[shadow][0]] = variable
+      used_averages = True
+    elif name in mapped:
+      var_map[mapped[name][0]] = variable
+    elif variable.ref() in skip:
+      continue
+    else:
+      var_map[name] = variable  # Reported as missing by check_compatible.
+  return var_map, used_averages
+
+
+def _listing(names, limit=3):
+  shown = ', '.join(repr(n) for n in names[:limit])
+  return shown + (f' (+{len(names) - limit} more)' if len(names) > limit
+                  else '')
+
+
+def check_compatible(prefix, var_list, what='the model', optional=(),
+                     name_rules=()):
   """Checks that checkpoint `prefix` holds every variable of `var_list`.
+
+  Shapes and dtypes are compared (a checkpoint's int32 global step does not
+  restore into an int64 one).
 
   Args:
     prefix: checkpoint prefix.
     var_list: dict `{checkpoint_name: variable}` or a list of variables.
     what: description of the graph for the message.
     optional: variables of `var_list` the checkpoint may lack.
+    name_rules: the `--checkpoint_var_map` rules that produced the names
+      (named in the message of a mismatch).
 
   Returns:
     The variables of `optional` that the checkpoint lacks.
@@ -88,6 +211,11 @@ def check_compatible(prefix, var_list, what='the model', optional=()):
     UserInputError: naming the checkpoint and the first mismatch.
   """
   stored = checkpoint_variables(prefix)
+  dtypes = checkpoint_dtypes(prefix)
+  rules = (name_rules if name_rules and not isinstance(name_rules[0], str)
+           else parse_name_rules(name_rules))
+  produced_by = {stored_name: rule for stored_name, rule in
+                 map_checkpoint_names(stored, rules).values()}
   if isinstance(var_list, dict):
     items = sorted(var_list.items())
   else:
@@ -96,83 +224,119 @@ def check_compatible(prefix, var_list, what='the model', optional=()):
   missing, mismatched, missing_optional = [], [], []
   for name, variable in items:
     shape = tuple(variable.shape.as_list())
+    dtype = variable.dtype.base_dtype
+    rule = produced_by.get(name)
+    via = (f' (named by --checkpoint_var_map={rule!r} for '
+           f'{variable.op.name!r})' if rule else '')
     if name not in stored and variable.ref() in optional:
       missing_optional.append(variable)
     elif name not in stored:
       missing.append(name)
     elif stored[name] != shape:
       mismatched.append(f'{name} is {list(stored[name])} in the checkpoint, '
-                        f'{list(shape)} in {what}')
+                        f'{list(shape)} in {what}{via}')
+    elif name in dtypes and dtypes[name].base_dtype != dtype:
+      mismatched.append(f'{name} is {dtypes[name].base_dtype.name} in the '
+                        f'checkpoint, {dtype.name} in {what}{via}')
   if mismatched:
     raise runtime.UserInputError(
         f'checkpoint {prefix!r} is from a different model: {mismatched[0]}'
         + (f' (+{len(mismatched) - 1} more)' if len(mismatched) > 1 else ''))
   if missing:
+    used = set(var_list) if isinstance(var_list, dict) else {
+        n for n, _ in items}
+    unused = sorted(n for n in stored if n not in used
+                    and not n.endswith(AVERAGE_SUFFIX))
+    hint = (f'; the checkpoint\'s unmatched variables: {_listing(unused)}'
+            ' (rename them with --checkpoint_var_map=REGEX=REPLACEMENT)'
+            if unused else '')
     raise runtime.UserInputError(
         f'checkpoint {prefix!r} is from a different model: it has no '
-        f'variable {missing[0]!r}'
-        + (f' (+{len(missing) - 1} more missing)' if len(missing) > 1 else ''))
+        f'variable {_listing(missing)}{hint}')
   return missing_optional
 
 
-class ResumeSaver(tf.compat.v1.train.Saver):
-  """Saves every variable; resumes from a checkpoint that lacks some.
+@dataclasses.dataclass
+class ResumePlan:
+  """How a run resumes from a checkpoint (see `plan_resume`).
 
-  `restore` restores every variable except `fresh_variables` and initialises
-  those instead (an fp32 checkpoint resumed by an fp16 run has no loss-scale
-  variables). Both helper ops are built here, before the graph is finalised.
-  Saving is the plain `Saver`'s.
+  Attributes:
+    var_map: `{checkpoint name: variable}` restored by the Saver.
+    fresh_variables: variables the checkpoint lacks; they are initialised.
+    global_step_value: the checkpoint's step when its global step cannot be
+      restored as it is (another program's int32 one), else None.
+  """
+  var_map: dict
+  fresh_variables: list
+  global_step_value: Optional[int] = None
+
+  @property
+  def plain(self):
+    """True when a plain Saver restores it (a tf1cnn checkpoint)."""
+    return (not self.fresh_variables and self.global_step_value is None
+            and all(name == v.op.name for name, v in self.var_map.items()))
+
+
+def plan_resume(prefix, variables, global_step, what, optional=(),
+                name_rules=()):
+  """Checks a checkpoint to resume against the graph; returns a ResumePlan.
+
+  `optional` variables (the fp16 loss scale) and the global step may be
+  missing: they start afresh. A global step of another integer dtype is
+  read and assigned. `name_rules` rename the checkpoint's variables
+  (`--checkpoint_var_map`).
+
+  Raises:
+    UserInputError: a missing or mis-shaped variable (see check_compatible).
+  """
+  dtypes = checkpoint_dtypes(prefix)
+  step_value = None
+  optional = list(optional)
+  others = [v for v in variables if v.ref() != global_step.ref()]
+  var_map, _ = restore_var_map(prefix, others, use_moving_averages=False,
+                               name_rules=name_rules, skip_missing=optional)
+  fresh = check_compatible(prefix, var_map, what=what, optional=optional,
+                           name_rules=name_rules)
+  fresh_refs = {v.ref() for v in fresh}
+  var_map = {k: v for k, v in var_map.items() if v.ref() not in fresh_refs}
+  missing = [v for v in optional
+             if v.ref() not in {x.ref() for x in var_map.values()}]
+  fresh = list({v.ref(): v for v in fresh + missing}.values())
+  step_name = global_step.op.name
+  if step_name not in dtypes:
+    fresh.append(global_step)
+  elif dtypes[step_name].base_dtype != global_step.dtype.base_dtype:
+    step_value = checkpoint_step(prefix, step_name)
+  else:
+    var_map[step_name] = global_step
+  return ResumePlan(var_map, fresh, step_value)
+
+
+class ResumeSaver(tf.compat.v1.train.Saver):
+  """Saves every variable; resumes following a `ResumePlan`.
+
+  `restore` restores the plan's `var_map`, initialises its fresh variables
+  (an fp32 checkpoint resumed by an fp16 run has no loss-scale variables;
+  another program's checkpoint may have no global step) and assigns a
+  global step it could only read. The helper ops are built here, before the
+  graph is finalised. Saving is the plain `Saver`'s.
   """
 
-  def __init__(self, fresh_variables, **kwargs):
+  def __init__(self, plan, global_step, **kwargs):
     super().__init__(**kwargs)
-    fresh = list(fresh_variables)
-    fresh_refs = {variable.ref() for variable in fresh}
     self._restore_saver = tf.compat.v1.train.Saver(
-        var_list=[v for v in tf.compat.v1.global_variables()
-                  if v.ref() not in fresh_refs],
-        save_relative_paths=True)
-    self._initialize_fresh = tf.compat.v1.variables_initializer(
-        fresh, name='initialize_variables_missing_from_checkpoint')
+        var_list=plan.var_map, save_relative_paths=True)
+    after = [tf.compat.v1.variables_initializer(
+        plan.fresh_variables,
+        name='initialize_variables_missing_from_checkpoint')]
+    if plan.global_step_value is not None:
+      after.append(global_step.assign(tf.constant(
+          plan.global_step_value, global_step.dtype.base_dtype)))
+    self._after_restore = tf.group(*after)
 
   def restore(self, sess, save_path):
     self._restore_saver.restore(sess, save_path)
-    sess.run(self._initialize_fresh)
-
-
-AVERAGE_SUFFIX = '/ExponentialMovingAverage'
-
-
-def restore_var_map(prefix, variables=None, use_moving_averages=True):
-  """Maps checkpoint names to variables of the current graph.
-
-  A trainable variable comes from its `ExponentialMovingAverage` shadow
-  when the checkpoint has one and `use_moving_averages` is set.
-
-  Args:
-    prefix: the checkpoint.
-    variables: the variables to restore (default every global variable).
-    use_moving_averages: prefer the shadows.
-
-  Returns:
-    `(var_map, used_averages)`.
-  """
-  stored = checkpoint_variables(prefix)
-  if variables is None:
-    variables = tf.compat.v1.global_variables()
-  trainable = {v.ref() for v in tf.compat.v1.trainable_variables()}
-  var_map = {}
-  used_averages = False
-  for variable in variables:
-    name = variable.op.name
-    shadow = name + AVERAGE_SUFFIX
-    if (use_moving_averages and variable.ref() in trainable
-        and shadow in stored):
-      var_map[shadow] = variable
-      used_averages = True
-    else:
-      var_map[name] = variable
-  return var_map, used_averages
+    sess.run(self._after_restore)
 
 
 def write_labels(directory, class_names):

@@ -71,8 +71,9 @@ def format_report(metrics):
   """Human-readable accuracy, per-class table and confusion matrix."""
   names = metrics['class_names']
   width = max(8, max(len(n) for n in names))
+  step = metrics['global_step']
   lines = [f'accuracy {metrics["accuracy"]:.4f} on {metrics["num_examples"]} '
-           f'examples (global step {metrics["global_step"]})',
+           f'examples ({"no global step" if step is None else f"global step {step}"})',
            f'{"class":<{width}}  precision  recall  support']
   for name in names:
     row = metrics['per_class'][name]
@@ -89,7 +90,6 @@ def format_report(metrics):
 class EvalGraph:
   """What `build_eval_graph` returns."""
   graph: tf.Graph
-  global_step: tf.Variable
   batch: pipeline.InputBatch
   predictions: tf.Tensor
   saver: object
@@ -101,25 +101,29 @@ def build_eval_graph(spec, prefix, batch_size, split, num_epochs=1,
                      use_moving_averages=True):
   """The inference graph of `spec` fed by a split, with its restoring Saver.
 
+  The checkpoint's names go through `--checkpoint_var_map`; its global step
+  is read, not restored (another program's may be missing or int32).
+
   Raises:
     UserInputError: the checkpoint does not fit the network.
   """
   graph = tf.Graph()
   with graph.as_default():
-    global_step = _V1.train.get_or_create_global_step()
     input_ops = set()
     with pipeline.record_ops(input_ops):
       batch = spec.build_input(split, batch_size, is_training=False,
                                num_epochs=num_epochs)
     logits, _ = spec.network_fn(is_training=False)(batch.images)
     predictions = tf.argmax(logits, axis=1, output_type=tf.int32)
+    rules = spec.config.checkpoint_var_map
     var_map, used_averages = checkpoints.restore_var_map(
-        prefix, use_moving_averages=use_moving_averages)
+        prefix, use_moving_averages=use_moving_averages, name_rules=rules)
     checkpoints.check_compatible(prefix, var_map,
-                                 what=f'--model={spec.model}')
+                                 what=f'--model={spec.model}',
+                                 name_rules=rules)
     saver = _V1.train.Saver(var_map)
-  return EvalGraph(graph, global_step, batch, predictions, saver,
-                   used_averages, input_ops)
+  return EvalGraph(graph, batch, predictions, saver, used_averages,
+                   input_ops)
 
 
 def evaluate(config, prefix=None):
@@ -151,7 +155,6 @@ def evaluate(config, prefix=None):
     # tables_initializer also starts a --pipeline=tfdata iterator.
     sess.run([_V1.local_variables_initializer(), _V1.tables_initializer()])
     ops.saver.restore(sess, prefix)
-    step = int(sess.run(ops.global_step))
     try:
       pipeline.run_to_end(sess, [ops.batch.labels, ops.predictions], _count)
     except tf.errors.OpError as e:
@@ -164,7 +167,8 @@ def evaluate(config, prefix=None):
   if metrics['num_examples'] != ops.batch.num_examples:
     raise RuntimeError(f'evaluated {metrics["num_examples"]} examples but the '
                        f'split has {ops.batch.num_examples}')
-  metrics.update(global_step=step, checkpoint=prefix,
+  metrics.update(global_step=checkpoints.checkpoint_step(prefix),
+                 checkpoint=prefix,
                  split=config.eval_split, model=spec.model,
                  used_moving_averages=ops.used_averages)
   logging.info('evaluated %s: accuracy %.4f on %d examples', prefix,
@@ -190,7 +194,8 @@ def write_summaries(eval_dir, metrics):
         _V1.Summary.Value(tag=f'recall/{name}', simple_value=row['recall'])]
   try:
     writer = _V1.summary.FileWriterCache.get(eval_dir)
-    writer.add_summary(_V1.Summary(value=values), metrics['global_step'])
+    writer.add_summary(_V1.Summary(value=values),
+                       metrics['global_step'] or 0)
     writer.flush()
   except (OSError, tf.errors.OpError) as e:
     logging.warning('could not write evaluation summaries to %s: %s',

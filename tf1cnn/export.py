@@ -41,14 +41,6 @@ def _preprocess_encoded(image_bytes, spec):
   return tf.map_fn(_one, image_bytes, fn_output_signature=tf.float32)
 
 
-def checkpoint_step(prefix):
-  """The checkpoint's global step, or None when it has none (foreign)."""
-  stored = checkpoints.checkpoint_variables(prefix)
-  if 'global_step' not in stored:
-    return None
-  return int(tf.train.load_variable(prefix, 'global_step'))
-
-
 def export_saved_model(config):
   """Exports a checkpoint as a SavedModel; returns the version directory.
 
@@ -67,11 +59,10 @@ def export_saved_model(config):
                                           config.train_dir)
   if not config.export_dir:
     raise runtime.UserInputError('--export_dir is empty')
-  spec = run_spec.for_checkpoint(config, prefix, need_data=False,
-                                 model_from_record=True)
+  spec = run_spec.for_checkpoint(config, prefix, need_data=False)
   version = config.export_version
   if version is None:
-    version = checkpoint_step(prefix) or 0
+    version = checkpoints.checkpoint_step(prefix) or 0
   target = os.path.join(config.export_dir, str(version))
   if os.path.exists(target):
     raise runtime.UserInputError(
@@ -98,8 +89,10 @@ def export_saved_model(config):
                   probabilities=tf.nn.softmax(logits), logits=logits)
 
     var_map, used_averages = checkpoints.restore_var_map(
-        prefix, use_moving_averages=config.use_moving_averages)
-    checkpoints.check_compatible(prefix, var_map, what=f'model {spec.model}')
+        prefix, use_moving_averages=config.use_moving_averages,
+        name_rules=config.checkpoint_var_map)
+    checkpoints.check_compatible(prefix, var_map, what=f'model {spec.model}',
+                                 name_rules=config.checkpoint_var_map)
     saver = _V1.train.Saver(var_map)
     build = _V1.saved_model.signature_def_utils.predict_signature_def
     signatures = {

@@ -66,13 +66,15 @@ def trainable_variables(scopes):
   return chosen
 
 
-def warm_start_init_fn(source, model_variables, exclude=()):
+def warm_start_init_fn(source, model_variables, exclude=(), name_rules=()):
   """Builds the restore of `model_variables` from `source` (graph time).
 
   Args:
     source: checkpoint prefix or a directory (its latest checkpoint).
     model_variables: the variables the network created.
     exclude: scopes left out (initialised as usual).
+    name_rules: `--checkpoint_var_map` rules for the source's names (a
+      checkpoint another program wrote, a model-zoo checkpoint).
 
   Returns:
     `init_fn(scaffold, session)` for `tf.compat.v1.train.Scaffold`.
@@ -86,9 +88,10 @@ def warm_start_init_fn(source, model_variables, exclude=()):
   left_out = {v.ref() for v in select(model_variables, exclude,
                                       '--warm_start_exclude')}
   var_map, _ = checkpoints.restore_var_map(
-      prefix, [v for v in model_variables if v.ref() not in left_out])
+      prefix, [v for v in model_variables if v.ref() not in left_out],
+      name_rules=name_rules)
   checkpoints.check_compatible(
-      prefix, var_map,
+      prefix, var_map, name_rules=name_rules,
       what='this model (leave such layers out with --warm_start_exclude)')
   saver = _V1.train.Saver(var_map, name='warm_start_saver')
   logging.info('warm start from %s: %d variables (%d left out)', prefix,

@@ -490,11 +490,16 @@ def parse(argv, flag_values=FLAGS, doc=None):
   """absl's parser with `expand_flagfiles` first; returns the leftover argv.
 
   Pass as `flags_parser` to `absl.app.run` (`tf1cnn.runtime.run_main`).
-  `--help` prints `doc` and this program's flags and exits 0; a flag error
+  `--help` prints `doc` and this program's flags and exits 0 (`--helpfull`
+  adds absl's own); a flag error
   prints one line and exits 2.
   """
   if any(arg in _HELP_ARGS for arg in argv[1:]):
     sys.stdout.write(help_text(doc, flag_values) + '\n')
+    sys.exit(0)
+  if any(arg in ('--helpfull', '-helpfull') for arg in argv[1:]):
+    sys.stdout.write((doc or '').strip('\n') + '\n\nflags:\n\n'
+                     + flag_values.get_help() + '\n')
     sys.exit(0)
   try:
     expanded = expand_flagfiles(list(argv[1:]), flag_values)

@@ -15,6 +15,7 @@ training saw.
 """
 
 import dataclasses
+import functools
 import os
 from typing import List, Optional
 
@@ -29,6 +30,7 @@ from tf1cnn import models
 from tf1cnn import precision as precision_lib
 from tf1cnn import runtime
 from tf1cnn.inputs import preprocess
+from tf1cnn.models import user_model
 
 
 @dataclasses.dataclass
@@ -63,14 +65,23 @@ class RunSpec:
     return len(self.class_names)
 
   def network_fn(self, is_training, **extra_options):
-    """`models.get_network_fn` for this spec; option errors name the flag."""
+    """`models.get_network_fn` for this spec; option errors name the flag.
+
+    A user model with the tutorial signature gets the run's batch size
+    (`models.user_model`).
+    """
     options = dict(self.model_options)
     options.update(extra_options)
     try:
-      return models.get_network_fn(self.model, self.num_classes,
-                                   is_training=is_training, **options)
+      network_fn = models.get_network_fn(self.model, self.num_classes,
+                                         is_training=is_training, **options)
     except ValueError as e:
       raise runtime.UserInputError(f'--model={self.model}: {e}') from None
+    if getattr(models.get_builder(self.model), 'user_model_kind',
+               None) == 'tutorial':
+      network_fn = functools.partial(network_fn,
+                                     batch_size=_batch_size(self.config))
+    return network_fn
 
   def input_options(self, is_training):
     """The options of `inputs.build_input` this run sets.
@@ -111,15 +122,27 @@ class RunSpec:
 
   def record(self, **extra):
     """The `run_config.json` record of this run."""
-    return dict(model=self.model, dataset=self.config.data.dataset,
-                image_size=self.image_size, channels=self.channels,
-                num_classes=self.num_classes,
-                model_options=self.model_options,
-                preprocessing=self.preprocessing.to_record(),
-                pipeline=self.config.input.pipeline, **extra)
+    record = dict(model=self.model, dataset=self.config.data.dataset,
+                  image_size=self.image_size, channels=self.channels,
+                  num_classes=self.num_classes,
+                  model_options=self.model_options,
+                  preprocessing=self.preprocessing.to_record(),
+                  pipeline=self.config.input.pipeline, **extra)
+    if user_model.is_user_model(self.model):
+      record.update(user_model.describe(self.model))
+    return record
 
 
 _DEFAULT_PREPROCESSING = preprocess.Preprocessing()
+
+
+def _batch_size(config):
+  """The batch a run feeds its network (a user model's fixed batch)."""
+  if isinstance(config, config_lib.TrainingConfig):
+    return config.batch_size
+  if isinstance(config, config_lib.EvalConfig):
+    return config.eval_batch_size
+  return user_model.DEFAULT_BATCH_SIZE
 
 
 def check_model_name(model):
@@ -144,7 +167,8 @@ def check_model_dataset(builder, model_name, info, image_size):
   Raises:
     UserInputError: saying which of channels / image size does not fit.
   """
-  if info.channels != builder.default_channels:
+  if (builder.default_channels is not None
+      and info.channels != builder.default_channels):
     raise runtime.UserInputError(
         f'--model={model_name} takes {builder.default_channels}-channel '
         f'images but --dataset={info.name} has {info.channels} channel(s)')
@@ -199,7 +223,11 @@ def for_training(config):
   data = config.data
   info = lookup_dataset_info(data.dataset, data.data_dir)
   image_size = int(data.image_size or info.image_size or
-                   builder.default_image_size)
+                   builder.default_image_size or 0)
+  if not image_size:
+    raise runtime.UserInputError(
+        f'--model={config.model} has no default image size and '
+        f'--dataset={data.dataset} images vary: set --image_size')
   check_model_dataset(builder, config.model, info, image_size)
   spec = RunSpec(
       config=config, model=config.model,
@@ -217,6 +245,18 @@ def for_training(config):
   return spec
 
 
+def _check_user_model_file(model, run_config):
+  """Warns when a user model's file changed since the checkpoint's run."""
+  recorded = run_config.get('model_sha256')
+  if not recorded:
+    return
+  now = user_model.describe(model).get('model_sha256')
+  if now != recorded:
+    logging.warning('%s changed since this checkpoint was trained (SHA-256 '
+                    '%s then, %s now)', run_config.get('model_file', model),
+                    recorded[:12], (now or 'missing')[:12])
+
+
 def recorded_run(prefix, train_dir=''):
   """`(run_config dict or {}, class names or None)` stored beside `prefix`."""
   run_dir = os.path.dirname(prefix)
@@ -229,12 +269,13 @@ def recorded_run(prefix, train_dir=''):
   return run_config, class_names
 
 
-def for_checkpoint(config, prefix, need_data=True, model_from_record=False):
+def for_checkpoint(config, prefix, need_data=True):
   """The RunSpec to rebuild the network of checkpoint `prefix`.
 
   The model, its options, the image size and the preprocessing come from
   the `run_config.json` beside the checkpoint (written by training); the
-  flags fill in what it lacks (a checkpoint another program wrote). The
+  flags fill in what it lacks (a checkpoint another program wrote), and
+  `--image_size` and `--model_option` may override it. The
   class names come from `labels.txt`, else `--labels_file`, else the
   dataset.
 
@@ -242,20 +283,18 @@ def for_checkpoint(config, prefix, need_data=True, model_from_record=False):
     config: an EvalConfig or ExportConfig.
     prefix: the checkpoint.
     need_data: read the dataset (evaluation) or not (export).
-    model_from_record: build the recorded model rather than `config.model`
-      (export: the flags' model is only a default for foreign checkpoints).
 
   Raises:
     UserInputError: no way to know the classes, a bad model or data.
   """
   config_lib.validate(config)
   run_config, class_names = recorded_run(prefix, config.train_dir)
-  model = config.model
-  if model_from_record and run_config.get('model'):
-    model = run_config['model']
-  elif run_config.get('model') and run_config['model'] != model:
-    logging.warning('checkpoint was trained as --model=%s; building '
-                    '--model=%s', run_config['model'], model)
+  model = run_config.get('model') or config.model
+  if model != config.model:
+    logging.info('building --model=%s, the model this checkpoint was '
+                 'trained as (not --model=%s)', model, config.model)
+  if user_model.is_user_model(model):
+    _check_user_model_file(model, run_config)
   builder = check_model_name(model)
   if config.data.labels_file and not class_names:
     class_names = checkpoints.read_labels_file(config.data.labels_file)
@@ -269,9 +308,14 @@ def for_checkpoint(config, prefix, need_data=True, model_from_record=False):
     class_names = class_names or list(info.class_names)
   image_size = int(config.data.image_size or run_config.get('image_size')
                    or (info.image_size if info else 0)
-                   or builder.default_image_size)
+                   or builder.default_image_size or 0)
+  if not image_size:
+    raise runtime.UserInputError(
+        f'{prefix}: the image size is unknown (no run_config.json beside '
+        'the checkpoint): set --image_size')
   channels = int(run_config.get('channels') or
-                 (info.channels if info else builder.default_channels))
+                 (info.channels if info else 0) or
+                 builder.default_channels or 3)
   if info is not None:
     check_model_dataset(builder, model, info, image_size)
   options = dict(run_config.get('model_options') or {})

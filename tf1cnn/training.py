@@ -330,29 +330,34 @@ def prepare_train_dir(spec, record):
     record: the `run_config.json` dict.
 
   Returns:
-    `(latest checkpoint or None, variables it lacks that start afresh)`.
+    `(latest checkpoint or None, its checkpoints.ResumePlan or None)`.
 
   Raises:
     UserInputError: a checkpoint of another model or other classes.
   """
   config = spec.config
   existing = checkpoints.latest_checkpoint(config.train_dir)
-  fresh_variables = []
+  plan = None
   if existing:
-    fresh_variables = checkpoints.check_compatible(
-        existing, _V1.global_variables(), what=f'--model={config.model}',
-        optional=_V1.get_collection(precision.LOSS_SCALE_VARIABLES))
+    plan = checkpoints.plan_resume(
+        existing, _V1.global_variables(), _V1.train.get_global_step(),
+        what=f'--model={config.model}',
+        optional=_V1.get_collection(precision.LOSS_SCALE_VARIABLES),
+        name_rules=config.checkpoint_var_map)
     stored_labels = checkpoints.read_labels(config.train_dir)
     if stored_labels is not None and stored_labels != spec.class_names:
       raise runtime.UserInputError(
           f'{config.train_dir}/labels.txt lists classes {stored_labels} but '
           f'the data has {spec.class_names}: use a new --train_dir')
     logging.info('resuming from %s%s', existing,
-                 ' (the loss scale starts afresh: the checkpoint has none)'
-                 if fresh_variables else '')
+                 '' if plan.plain else ' (%d variable(s) it lacks start '
+                 'afresh%s)' % (len(plan.fresh_variables),
+                                '' if plan.global_step_value is None else
+                                f'; its step {plan.global_step_value} is '
+                                'assigned'))
   checkpoints.write_labels(config.train_dir, spec.class_names)
   checkpoints.write_run_config(config.train_dir, record)
-  return existing, fresh_variables
+  return existing, plan
 
 
 @dataclasses.dataclass
@@ -459,7 +464,7 @@ def session_config(spec, cluster=None):
           runtime.session_config(), spec.devices), cluster), spec.precision)
 
 
-def make_scaffold(spec, ops, existing, fresh_variables, is_chief=True):
+def make_scaffold(spec, ops, existing, plan, is_chief=True):
   """The Scaffold: a Saver that resumes across precisions, the warm start."""
   config = spec.config
   init_fn = None
@@ -470,11 +475,12 @@ def make_scaffold(spec, ops, existing, fresh_variables, is_chief=True):
     else:
       init_fn = finetune.warm_start_init_fn(
           config.warm_start_from, ops.model.variables,
-          config.warm_start_exclude)
+          config.warm_start_exclude, config.checkpoint_var_map)
   saver_options = dict(max_to_keep=config.keep_checkpoint_max,
                        save_relative_paths=True)
-  saver = (checkpoints.ResumeSaver(fresh_variables, **saver_options)
-           if fresh_variables else _V1.train.Saver(**saver_options))
+  saver = (checkpoints.ResumeSaver(plan, ops.global_step, **saver_options)
+           if plan is not None and not plan.plain
+           else _V1.train.Saver(**saver_options))
   return _V1.train.Scaffold(saver=saver, init_fn=init_fn)
 
 
@@ -525,12 +531,12 @@ def train(config, extra_hooks=None) -> Optional[TrainResult]:
   os.makedirs(config.train_dir, exist_ok=True)
   ops = build_train_graph(spec, cluster)
   with ops.graph.as_default():
-    existing, fresh_variables = None, []
+    existing, plan = None, None
     if is_chief:
-      existing, fresh_variables = prepare_train_dir(spec, spec.record(
+      existing, plan = prepare_train_dir(spec, spec.record(
           moving_average_decay=config.optim.moving_average_decay,
           last_step=ops.last_step))
-    scaffold = make_scaffold(spec, ops, existing, fresh_variables, is_chief)
+    scaffold = make_scaffold(spec, ops, existing, plan, is_chief)
     hooks, logging_hook = default_hooks(spec, ops, is_chief)
     hooks.extend(extra_hooks or [])
     logging.info('training %s on %s: %d examples, %d classes, image %dx%d, '
@@ -543,7 +549,7 @@ def train(config, extra_hooks=None) -> Optional[TrainResult]:
         spec, ops, hooks, scaffold, server, cluster, is_chief)
   final = checkpoints.latest_checkpoint(config.train_dir)
   if final:  # The fetched step was read before the last increment.
-    step_value = int(tf.train.load_variable(final, 'global_step'))
+    step_value = checkpoints.checkpoint_step(final) or step_value
   logging.info('stopped at step %d, loss %.4f; checkpoint %s%s',
                step_value, loss_value, final,
                ' (interrupted)' if interrupted else '')

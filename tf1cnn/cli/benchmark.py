@@ -1,4 +1,4 @@
-"""Measures training, input and evaluation throughput; checks the targets.
+r"""Measures training, input and evaluation throughput; checks the targets.
 
     tf1cnn-benchmark --data_dir=PHOTOS --json=runs/benchmark.json
     tf1cnn-benchmark --data_dir=PHOTOS --pipeline=synthetic,cached \

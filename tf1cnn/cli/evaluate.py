@@ -1,4 +1,4 @@
-"""Evaluates a checkpoint on a dataset split (once, or each new one).
+r"""Evaluates a checkpoint on a dataset split (once, or each new one).
 
     tf1cnn-eval --flagfile=data/fashion_inception.flags
     tf1cnn-eval --model=lenet5 --data_dir=PATH \

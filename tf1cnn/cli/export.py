@@ -1,4 +1,4 @@
-"""Exports a trained checkpoint as a SavedModel for serving.
+r"""Exports a trained checkpoint as a SavedModel for serving.
 
     tf1cnn-export --flagfile=data/catdog.flags --export_dir=runs/export
     tf1cnn-export --checkpoint_path=runs/catdog/model.ckpt-750 \

@@ -1,4 +1,4 @@
-"""Classifies image files with an exported SavedModel (tf1cnn-export).
+r"""Classifies image files with an exported SavedModel (tf1cnn-export).
 
     tf1cnn-predict --saved_model_dir=runs/export photo.jpg more/
     tf1cnn-predict --saved_model_dir=runs/export/1500 --top_k=1 \

@@ -1,4 +1,4 @@
-"""Writes the synthetic cat/dog sample set used by `make demo`.
+r"""Writes the synthetic cat/dog sample set used by `make demo`.
 
     tf1cnn-sample-data --output_dir=data/sample
     tf1cnn-sample-data --output_dir=/tmp/tiny --num_train_per_class=20 \

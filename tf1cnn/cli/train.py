@@ -1,4 +1,4 @@
-"""Trains a registered model, or your own network function, on a dataset.
+r"""Trains a registered model, or your own network function, on a dataset.
 
     tf1cnn-train --model=inception --dataset=fashion_mnist \
         --data_dir=PATH --train_dir=runs/inception

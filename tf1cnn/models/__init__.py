@@ -20,6 +20,7 @@ import inspect
 import pkgutil
 
 from tf1cnn.models import registry
+from tf1cnn.models import user_model
 
 _DISCOVERED = False
 _TEMP_SKIP = {'vgg', 'alexnet', 'inception_v1', 'inception_v2', 'inception_v3', 'resnet_utils', 'resnet_v1', 'resnet_v2', 'mobilenet_v1', 'zoo'}
@@ -33,7 +34,7 @@ def _discover():
   for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if module.name in _TEMP_SKIP:
       continue
-    if module.name != 'registry' and not module.name.startswith('_'):
+    if module.name not in ('registry', 'user_model') and not module.name.startswith('_'):
       importlib.import_module(f'{__name__}.{module.name}')
   _DISCOVERED = True
 
@@ -45,7 +46,13 @@ def list_models():
 
 
 def get_builder(name):
-  """Returns the raw builder of model `name` (raises KeyError listing names)."""
+  """Returns the raw builder of model `name` (raises KeyError listing names).
+
+  `FILE.py:FUNCTION` and `package.module:FUNCTION` load a user's network
+  function (`tf1cnn.models.user_model`).
+  """
+  if user_model.is_user_model(name):
+    return user_model.load(name)
   _discover()
   networks = registry.registered()
   if name not in networks:
@@ -57,7 +64,8 @@ def get_builder(name):
 def model_options(name):
   """Names of the keyword options model `name` takes besides the common ones."""
   parameters = inspect.signature(get_builder(name)).parameters
-  common = {'images', 'num_classes', 'is_training', 'weight_decay', 'scope'}
+  common = {'images', 'num_classes', 'is_training', 'weight_decay', 'scope',
+            'batch_size'}
   return [name for name, parameter in parameters.items()
           if name not in common
           and parameter.default is not inspect.Parameter.empty]
