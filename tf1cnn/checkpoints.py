@@ -246,7 +246,8 @@ def check_compatible(prefix, var_list, what='the model', optional=(),
     used = set(var_list) if isinstance(var_list, dict) else {
         n for n, _ in items}
     unused = sorted(n for n in stored if n not in used
-                    and not n.endswith(AVERAGE_SUFFIX))
+                    and not n.endswith(AVERAGE_SUFFIX)
+                    and n != 'global_step')
     hint = (f'; the checkpoint\'s unmatched variables: {_listing(unused)}'
             ' (rename them with --checkpoint_var_map=REGEX=REPLACEMENT)'
             if unused else '')
@@ -291,7 +292,7 @@ def plan_resume(prefix, variables, global_step, what, optional=(),
   """
   dtypes = checkpoint_dtypes(prefix)
   step_value = None
-  optional = list(optional)
+  optional = [v for v in optional if v.ref() != global_step.ref()]
   others = [v for v in variables if v.ref() != global_step.ref()]
   var_map, _ = restore_var_map(prefix, others, use_moving_averages=False,
                                name_rules=name_rules, skip_missing=optional)
@@ -412,3 +413,42 @@ def _atomic_write(path, text):
   with open(tmp, 'w', encoding='utf-8') as f:
     f.write(text)
   os.replace(tmp, path)
+
+
+def inspect(prefix, variables=None, name_rules=()):
+  """Describes checkpoint `prefix` and, with `variables`, what they restore.
+
+  Args:
+    prefix: the checkpoint.
+    variables: a model's variables (None: the checkpoint alone).
+    name_rules: `--checkpoint_var_map` rules.
+
+  Returns:
+    dict with `stored` (`[{name, shape, dtype, restores}]`, `restores` being
+    the model variable it fills, or None), `unmatched_model` (model
+    variables nothing fills) and `mismatched` (`[{name, checkpoint, model}]`
+    with shape/dtype text).
+  """
+  shapes = checkpoint_variables(prefix)
+  dtypes = checkpoint_dtypes(prefix)
+  rules = parse_name_rules(name_rules)
+  mapped = map_checkpoint_names(shapes, rules)
+  by_stored = {}
+  unmatched_model, mismatched = [], []
+  for variable in variables or ():
+    name = variable.op.name
+    if name not in mapped:
+      unmatched_model.append(name)
+      continue
+    stored, _ = mapped[name]
+    by_stored[stored] = name
+    model = (list(variable.shape.as_list()), variable.dtype.base_dtype.name)
+    found = (list(shapes[stored]), dtypes[stored].base_dtype.name)
+    if model != found:
+      mismatched.append(dict(name=name, checkpoint=f'{found[0]} {found[1]}',
+                             model=f'{model[0]} {model[1]}'))
+  stored = [dict(name=n, shape=list(shapes[n]),
+                 dtype=dtypes[n].base_dtype.name, restores=by_stored.get(n))
+            for n in sorted(shapes)]
+  return dict(stored=stored, unmatched_model=sorted(unmatched_model),
+              mismatched=mismatched)

@@ -35,9 +35,10 @@ _V1 = tf.compat.v1
 
 
 def _preprocess_encoded(image_bytes, spec):
+  """Encoded files -> float32 0-255 pixels, as the model was trained."""
   def _one(contents):
-    return preprocess.photo(contents, spec.image_size, spec.preprocessing,
-                            channels=spec.channels)
+    return preprocess.photo_pixels(contents, spec.image_size,
+                                   spec.preprocessing, channels=spec.channels)
   return tf.map_fn(_one, image_bytes, fn_output_signature=tf.float32)
 
 
@@ -71,16 +72,17 @@ def export_saved_model(config):
 
   graph = tf.Graph()
   with graph.as_default():
+    # One network serves both signatures (user code may create variables
+    # with tf.Variable, which cannot be shared between two copies): pixels
+    # default to the decoded `image_bytes`, and feeding `images` replaces
+    # them.
     image_bytes = _V1.placeholder(tf.string, [None], name='image_bytes')
-    images = _V1.placeholder(tf.float32, [None, spec.image_size,
-                                          spec.image_size, spec.channels],
-                             name='images')
-    network_fn = spec.network_fn(is_training=False)
-    with _V1.variable_scope(_V1.get_variable_scope()) as scope:
-      logits_pixels, _ = network_fn(
-          preprocess.pixels_batch(images, spec.preprocessing))
-      scope.reuse_variables()
-      logits_jpeg, _ = network_fn(_preprocess_encoded(image_bytes, spec))
+    images = _V1.placeholder_with_default(
+        _preprocess_encoded(image_bytes, spec),
+        [None, spec.image_size, spec.image_size, spec.channels],
+        name='images')
+    logits, _ = spec.network_fn(is_training=False)(
+        preprocess.pixels_batch(images, spec.preprocessing))
     names_table = tf.constant(spec.class_names)
 
     def _outputs(logits):
@@ -95,10 +97,10 @@ def export_saved_model(config):
                                  name_rules=config.checkpoint_var_map)
     saver = _V1.train.Saver(var_map)
     build = _V1.saved_model.signature_def_utils.predict_signature_def
+    outputs = _outputs(logits)
     signatures = {
-        'serving_default': build({'image_bytes': image_bytes},
-                                 _outputs(logits_jpeg)),
-        'predict_images': build({'images': images}, _outputs(logits_pixels)),
+        'serving_default': build({'image_bytes': image_bytes}, outputs),
+        'predict_images': build({'images': images}, outputs),
     }
     os.makedirs(config.export_dir, exist_ok=True)
     staging_parent = tempfile.mkdtemp(prefix=f'.{version}-',

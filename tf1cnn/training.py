@@ -319,7 +319,7 @@ def _build_model(config, batch, network_fn, optimizer, global_step, devices):
                    variables)
 
 
-def prepare_train_dir(spec, record):
+def prepare_train_dir(spec, record, model_variables):
   """Checks a checkpoint to resume against the graph, then writes metadata.
 
   Call inside the training graph. Nothing is written before the checks
@@ -328,6 +328,10 @@ def prepare_train_dir(spec, record):
   Args:
     spec: the run's RunSpec.
     record: the `run_config.json` dict.
+    model_variables: the network's variables, which a checkpoint to resume
+      must hold; the others (optimizer slots, weight averages, the fp16
+      loss scale) start afresh when it lacks them (a checkpoint another
+      program or optimizer wrote).
 
   Returns:
     `(latest checkpoint or None, its checkpoints.ResumePlan or None)`.
@@ -339,10 +343,12 @@ def prepare_train_dir(spec, record):
   existing = checkpoints.latest_checkpoint(config.train_dir)
   plan = None
   if existing:
+    required = {v.ref() for v in model_variables}
     plan = checkpoints.plan_resume(
         existing, _V1.global_variables(), _V1.train.get_global_step(),
         what=f'--model={config.model}',
-        optional=_V1.get_collection(precision.LOSS_SCALE_VARIABLES),
+        optional=[v for v in _V1.global_variables()
+                  if v.ref() not in required],
         name_rules=config.checkpoint_var_map)
     stored_labels = checkpoints.read_labels(config.train_dir)
     if stored_labels is not None and stored_labels != spec.class_names:
@@ -535,7 +541,7 @@ def train(config, extra_hooks=None) -> Optional[TrainResult]:
     if is_chief:
       existing, plan = prepare_train_dir(spec, spec.record(
           moving_average_decay=config.optim.moving_average_decay,
-          last_step=ops.last_step))
+          last_step=ops.last_step), ops.model.variables)
     scaffold = make_scaffold(spec, ops, existing, plan, is_chief)
     hooks, logging_hook = default_hooks(spec, ops, is_chief)
     hooks.extend(extra_hooks or [])

@@ -23,7 +23,7 @@ from tf1cnn.models import registry
 from tf1cnn.models import user_model
 
 _DISCOVERED = False
-_TEMP_SKIP = {'vgg', 'alexnet', 'inception_v1', 'inception_v2', 'inception_v3', 'resnet_utils', 'resnet_v1', 'resnet_v2', 'mobilenet_v1', 'zoo'}
+_TEMP_SKIP = {'inception_utils', 'vgg', 'alexnet', 'inception_v1', 'inception_v2', 'inception_v3', 'resnet_utils', 'resnet_v1', 'resnet_v2', 'mobilenet_v1', 'zoo'}
 
 
 def _discover():
