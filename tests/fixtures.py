@@ -46,3 +46,16 @@ def run_batches(batch, initializers=()):
       coord.request_stop()
       coord.join(threads)
   return np.concatenate(images), np.concatenate(labels)
+
+
+def subprocess_env(**overrides):
+  """The environment for a test's child process.
+
+  Without `TF_USE_LEGACY_KERAS`, which `reference_libs` sets in the test
+  process (a child's TensorFlow would load tf_keras), and with TensorFlow's
+  C++ log quiet unless `overrides` say otherwise.
+  """
+  env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
+  env.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  env.update(overrides)
+  return env

@@ -19,7 +19,7 @@ from tf1cnn import precision
 from tf1cnn import runtime
 from tf1cnn import training
 
-from fixtures import make_striped_dataset
+from fixtures import make_striped_dataset, subprocess_env
 
 runtime.use_graph_mode()
 _V1 = tf.compat.v1
@@ -228,7 +228,7 @@ class TrainWithTowersAndClusterTest(tf.test.TestCase):
               '--image_size=32', '--batch_size=8', '--max_steps=300',
               '--input_threads=2', f'--ps_hosts={ps_hosts}',
               f'--worker_hosts={worker_hosts}', '--log_every_n_steps=5']
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    env = subprocess_env()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ps = subprocess.Popen(common + ['--job_name=ps', '--task_index=0'],
                           cwd=root, env=env, stdout=subprocess.DEVNULL,

@@ -10,6 +10,8 @@ import tensorflow as tf
 from tf1cnn import layers
 from tf1cnn import runtime
 
+from fixtures import subprocess_env
+
 runtime.use_graph_mode()
 _V1 = tf.compat.v1
 
@@ -232,7 +234,7 @@ class GraphModeTest(tf.test.TestCase):
             '  layers.conv_layer("c", tf.zeros([1, 4, 4, 1]), [3, 3, 1, 1])\n'
             'except runtime.GraphModeError as e:\n'
             '  print("GraphModeError:", e)\n')
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3',
+    env = subprocess_env(
                PYTHONPATH=os.path.dirname(os.path.dirname(
                    os.path.abspath(__file__))))
     result = subprocess.run([sys.executable, '-c', code], env=env,

@@ -12,7 +12,7 @@ import tensorflow as tf
 from tf1cnn import runtime
 from tf1cnn.inputs import image_folder
 
-from fixtures import make_striped_dataset
+from fixtures import make_striped_dataset, subprocess_env
 
 runtime.use_graph_mode()
 _V1 = tf.compat.v1
@@ -23,7 +23,7 @@ SIZE = 32
 
 
 def _run(script, *args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  env = subprocess_env()
   return subprocess.run(
       [sys.executable, os.path.join(_ROOT, 'scripts', script)] + list(args),
       cwd=_ROOT, env=env, capture_output=True, text=True, timeout=300,
@@ -100,7 +100,7 @@ class ForeignCheckpointTest(tf.test.TestCase):
         [sys.executable, '-c', _WRITE_BLOG_CHECKPOINT, BLOG, pixels_path,
          expected_path, os.path.join(cls.ckpt_dir, 'model.ckpt')],
         capture_output=True, text=True, timeout=300, check=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+        env=subprocess_env())
     cls.prefix = done.stdout.strip().splitlines()[-1]
     cls.expected = np.load(expected_path)
 

@@ -20,7 +20,7 @@ from tf1cnn import runtime
 from tf1cnn import training
 from tf1cnn.inputs import preprocess
 
-from fixtures import make_striped_dataset
+from fixtures import make_striped_dataset, subprocess_env
 
 runtime.use_graph_mode()
 _V1 = tf.compat.v1
@@ -28,7 +28,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  env = subprocess_env()
   return subprocess.run([sys.executable] + args, cwd=_ROOT, env=env,
                         capture_output=True, text=True, timeout=300,
                         check=False)
@@ -99,6 +99,47 @@ class StrictOptionsTest(tf.test.TestCase):
     with self.assertRaisesRegex(runtime.UserInputError,
                                 "--preprocessing='bogus': use one of"):
       run_spec.for_training(self._config(preprocessing='bogus'))
+
+
+class RecipesTest(tf.test.TestCase):
+
+  def test_cifar10_tutorial_crops_arrays(self):
+    rng = np.random.RandomState(0)
+    image = rng.randint(0, 256, (32, 32, 3)).astype(np.uint8)
+    recipe = preprocess.Preprocessing(recipe='cifar10_tutorial')
+    from tf1cnn.inputs import arrays  # pylint: disable=g-import-not-at-top
+    with self.cached_session() as sess:
+      evaluated = sess.run(arrays.preprocess_example(
+          tf.constant(image), False, image_size=24, preprocessing=recipe))
+      trained = sess.run(arrays.preprocess_example(
+          tf.constant(image), True, image_size=24, preprocessing=recipe,
+          seed=1))
+    center = image[4:28, 4:28].astype(np.float64)
+    expected = (center - center.mean()) / max(center.std(),
+                                               1 / np.sqrt(center.size))
+    self.assertAllClose(evaluated, expected, atol=1e-4)
+    self.assertEqual(trained.shape, (24, 24, 3))
+
+  def test_vgg_and_inception_normalisation(self):
+    pixels = np.full((3, 3, 3), 255.0, np.float32)
+    with self.cached_session() as sess:
+      vgg = sess.run(preprocess.get_recipe('vgg').normalize(pixels))
+      inception = sess.run(preprocess.get_recipe('inception').normalize(
+          pixels))
+    self.assertAllClose(vgg[0, 0], [255 - 123.68, 255 - 116.78, 255 - 103.94])
+    self.assertAllClose(inception, np.ones_like(pixels))
+
+  def test_vgg_eval_is_an_aspect_resize_and_central_crop(self):
+    image = np.zeros((40, 80, 3), np.uint8)
+    image[:, 30:50] = 200  # a central band
+    with self.cached_session() as sess:
+      out = sess.run(preprocess.get_recipe('vgg').eval_pixels(
+          tf.constant(image), 28))
+    # Smaller side 40 -> 32 (28 * 256/224), width 64; central 28 columns
+    # of 64 start at 18: the band (24..40 after scaling) is columns 6..22.
+    self.assertEqual(out.shape, (28, 28, 3))
+    self.assertGreater(out[14, 14, 0], 150)
+    self.assertLess(out[14, 1, 0], 50)
 
 
 class FlagGroupsTest(tf.test.TestCase):

@@ -13,6 +13,8 @@ from PIL import Image
 from tf1cnn import runtime
 from tf1cnn.inputs import sample_data
 
+from fixtures import subprocess_env
+
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -187,7 +189,7 @@ class SampleDataTest(tf.test.TestCase):
     self.assertLess(accuracy, 0.75)
 
   def test_script(self):
-    env = dict(os.environ, PYTHONPATH=_ROOT)
+    env = subprocess_env(PYTHONPATH=_ROOT)
     script = os.path.join(_ROOT, 'scripts', 'make_sample_data.py')
     done = subprocess.run(
         [sys.executable, script, f'--output_dir={self.out}',

@@ -23,7 +23,7 @@ from tf1cnn import runtime
 from tf1cnn import training
 from tf1cnn.inputs import image_folder
 
-from fixtures import make_striped_dataset
+from fixtures import make_striped_dataset, subprocess_env
 
 runtime.use_graph_mode()
 _V1 = tf.compat.v1
@@ -315,7 +315,7 @@ class TrainEvalTest(tf.test.TestCase):
 
 
 def _run_script(args, **kwargs):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  env = subprocess_env()
   return subprocess.run([sys.executable] + args, cwd=_ROOT, env=env,
                         capture_output=True, text=True, timeout=300, **kwargs)
 
@@ -356,7 +356,7 @@ class ScriptErrorsTest(tf.test.TestCase):
 
   def test_interrupt_saves_a_checkpoint(self):
     train_dir = os.path.join(self.get_temp_dir(), 'interrupted')
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    env = subprocess_env()
     process = subprocess.Popen(
         [sys.executable, 'scripts/train_catdog.py', f'--data_dir={self.data_dir}',
          f'--train_dir={train_dir}', '--image_size=32', '--batch_size=4',

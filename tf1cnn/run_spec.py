@@ -161,18 +161,22 @@ def lookup_dataset_info(dataset, data_dir):
     raise runtime.UserInputError(f'--dataset: {e.args[0]}') from None
 
 
-def check_model_dataset(builder, model_name, info, image_size):
+def check_model_dataset(builder, model_name, info, image_size,
+                        cropped=False):
   """Fails before any work when a model cannot take a dataset's images.
 
   Raises:
     UserInputError: saying which of channels / image size does not fit.
+    cropped: an explicit preprocessing crops the images, so a smaller
+      `image_size` than the dataset's is fine.
   """
   if (builder.default_channels is not None
       and info.channels != builder.default_channels):
     raise runtime.UserInputError(
         f'--model={model_name} takes {builder.default_channels}-channel '
         f'images but --dataset={info.name} has {info.channels} channel(s)')
-  if info.image_size is not None and image_size != info.image_size:
+  if (info.image_size is not None and image_size != info.image_size
+      and not (cropped and image_size < info.image_size)):
     raise runtime.UserInputError(
         f'--image_size={image_size} but --dataset={info.name} images are '
         f'{info.image_size}x{info.image_size}; leave --image_size at 0')
@@ -228,7 +232,8 @@ def for_training(config):
     raise runtime.UserInputError(
         f'--model={config.model} has no default image size and '
         f'--dataset={data.dataset} images vary: set --image_size')
-  check_model_dataset(builder, config.model, info, image_size)
+  check_model_dataset(builder, config.model, info, image_size,
+                      cropped=bool(config.input.preprocessing))
   spec = RunSpec(
       config=config, model=config.model,
       model_options=dict(config.model_options),
@@ -317,7 +322,9 @@ def for_checkpoint(config, prefix, need_data=True):
                  (info.channels if info else 0) or
                  builder.default_channels or 3)
   if info is not None:
-    check_model_dataset(builder, model, info, image_size)
+    check_model_dataset(builder, model, info, image_size,
+                        cropped=bool(run_config.get('preprocessing') or
+                                     config.input.preprocessing))
   options = dict(run_config.get('model_options') or {})
   options.update(config.model_options)
   return RunSpec(

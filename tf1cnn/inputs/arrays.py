@@ -111,8 +111,12 @@ def array_variable(array, name):
 
 
 def preprocess_example(image, is_training, augment_fn=None, image_size=None,
-                       augment=True):
+                       augment=True, preprocessing=None, seed=None):
   """Augments (training only), converts to float32, resizes, standardises.
+
+  With `preprocessing` (a `preprocess.Preprocessing`), its recipe's
+  geometry and normalisation replace the augmentation policy and the
+  resize (e.g. the CIFAR-10 tutorial's 24x24 crops).
 
   Args:
     image: one `[H, W, C]` image with a static shape, uint8 or float.
@@ -124,6 +128,14 @@ def preprocess_example(image, is_training, augment_fn=None, image_size=None,
   Returns:
     float32 `[image_size, image_size, C]` standardised image.
   """
+  if preprocessing is not None:
+    recipe = preprocess.get_recipe(preprocessing.recipe)
+    size = int(image_size or image.shape[0])
+    if is_training and augment:
+      pixels = recipe.train_pixels(image, size, seed)
+    else:
+      pixels = recipe.eval_pixels(image, size)
+    return recipe.normalize(tf.cast(pixels, tf.float32))
   if is_training and augment and augment_fn is not None:
     image = augment_fn(image)
   image = tf.cast(image, tf.float32)
@@ -192,7 +204,7 @@ def check_trained_classes(trained_class_names, dataset_class_names, where):
 def build_array_input(images, labels, class_names, batch_size, is_training,
                       num_epochs=None, augment_fn=None, augment=True,
                       image_size=None, seed=None, num_threads=None,
-                      name='input', source='arrays'):
+                      name='input', source='arrays', preprocessing=None):
   """Builds the queue pipeline over in-memory arrays.
 
   Args:
@@ -211,6 +223,7 @@ def build_array_input(images, labels, class_names, batch_size, is_training,
     num_threads: enqueue threads while training.
     name: name scope of the pipeline.
     source: file or folder named in error messages and the log.
+    preprocessing: a recipe instead of `augment_fn` (`preprocess_example`).
 
   Returns:
     pipeline.InputBatch.
@@ -228,7 +241,7 @@ def build_array_input(images, labels, class_names, batch_size, is_training,
         [images_var, labels_var], num_epochs=num_epochs, shuffle=is_training,
         seed=seed, capacity=max(32, 4 * batch_size), name='examples')
     image = preprocess_example(image, is_training, augment_fn, image_size,
-                               augment)
+                               augment, preprocessing, seed)
     batch_images, batch_labels = pipeline.batch_examples(
         image, label, batch_size, is_training, num_threads=num_threads,
         seed=None if seed is None else int(seed) + 1, name='batch')

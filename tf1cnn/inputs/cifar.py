@@ -457,7 +457,8 @@ def _hwc_indices(offset):
 
 def _build_binary_input(layout, paths, num_examples, class_names, split,
                         batch_size, is_training, num_epochs, augment_fn,
-                        augment, image_size, seed, num_threads):
+                        augment, image_size, seed, num_threads,
+                        preprocessing=None):
   """The FixedLengthRecordReader pipeline over binary batch files."""
   with tf.name_scope(f'input_{split}'):
     filename_queue = _V1.train.string_input_producer(
@@ -473,7 +474,8 @@ def _build_binary_input(layout, paths, num_examples, class_names, split,
     image = tf.reshape(tf.gather(record, _hwc_indices(layout.label_bytes)),
                        [IMAGE_SIZE, IMAGE_SIZE, CHANNELS])
     image = arrays.preprocess_example(image, is_training, augment_fn,
-                                      image_size, augment)
+                                      image_size, augment, preprocessing,
+                                      seed)
     images, labels = pipeline.batch_examples(
         image, label, batch_size, is_training, num_threads=num_threads,
         seed=None if seed is None else int(seed) + 1, name='batch')
@@ -484,7 +486,7 @@ def _build_binary_input(layout, paths, num_examples, class_names, split,
 def build_input(name, data_dir, split, batch_size, is_training,
                 image_size=None, num_epochs=None, seed=None, class_names=None,
                 *, augment=True, file_format='auto', augmentation=None,
-                num_threads=None):
+                num_threads=None, preprocessing=None):
   """Builds the queue pipeline of a CIFAR split.
 
   Args:
@@ -504,9 +506,11 @@ def build_input(name, data_dir, split, batch_size, is_training,
       crop + flip).
     class_names: class names of a trained model; must match the dataset's.
     num_threads: enqueue threads while training.
+    preprocessing: a `preprocess.Preprocessing` recipe instead of the
+      augmentation policy (e.g. `cifar10_tutorial`: 24x24 crops).
 
   Returns:
-    pipeline.InputBatch with float32 `[batch, 32, 32, 3]` images.
+    pipeline.InputBatch with float32 `[batch, S, S, 3]` images.
 
   Raises:
     UserInputError: missing or corrupt files, naming the file.
@@ -523,11 +527,13 @@ def build_input(name, data_dir, split, batch_size, is_training,
         images, labels, names, batch_size, is_training,
         num_epochs=num_epochs, augment_fn=augment_fn, augment=augment,
         image_size=image_size, seed=seed, num_threads=num_threads,
-        name=f'input_{split}', source=f'{folder} ({split})')
+        name=f'input_{split}', source=f'{folder} ({split})',
+        preprocessing=preprocessing)
   paths = split_paths(layout, folder, split)
   num_examples = sum(check_binary_file(p, layout, len(names)) for p in paths)
   logging.info('%s (%s): %d examples in %d binary file(s), %d classes',
                folder, split, num_examples, len(paths), len(names))
   return _build_binary_input(layout, paths, num_examples, names, split,
                              batch_size, is_training, num_epochs, augment_fn,
-                             augment, image_size, seed, num_threads)
+                             augment, image_size, seed, num_threads,
+                             preprocessing)

@@ -324,7 +324,8 @@ def dataset_info(name, data_dir):
 @register_pipeline(('fashion_mnist', 'mnist'), 'queue')
 def build_input(name, data_dir, split, batch_size, is_training,
                 image_size=None, num_epochs=None, seed=None, class_names=None,
-                *, augment=True, augmentation=None, num_threads=None):
+                *, augment=True, augmentation=None, num_threads=None,
+                preprocessing=None):
   """Builds the queue pipeline of an MNIST-format split.
 
   Args:
@@ -343,6 +344,8 @@ def build_input(name, data_dir, split, batch_size, is_training,
       'standard'); None uses the dataset default ('none').
     class_names: class names of a trained model; must match the dataset's.
     num_threads: enqueue threads while training.
+    preprocessing: a `preprocess.Preprocessing` recipe instead of the
+      augmentation policy.
 
   Returns:
     pipeline.InputBatch with float32 `[batch, 28, 28, 1]` images.
@@ -362,4 +365,4 @@ def build_input(name, data_dir, split, batch_size, is_training,
       images, labels, names, batch_size, is_training, num_epochs=num_epochs,
       augment_fn=augment_fn, augment=augment, image_size=image_size,
       seed=seed, num_threads=num_threads, name=f'input_{split}',
-      source=f'{data_dir} ({name} {split})')
+      source=f'{data_dir} ({name} {split})', preprocessing=preprocessing)

@@ -25,6 +25,7 @@ saw):
 | `standardize` (default of tf1cnn's nets) | bilinear resize | resize to 1.15x, random crop, flip | `per_image_standardization` |
 | `crop_or_pad` (the classic cat/dog tutorial) | `resize_image_with_crop_or_pad` | the same, flip | `per_image_standardization` |
 | `central_crop` | central 87.5%, resize | resize to 1.15x, random crop, flip | `per_image_standardization` |
+| `cifar10_tutorial` (TensorFlow's CIFAR-10 tutorial; `--image_size=24`) | central crop (`resize_image_with_crop_or_pad`) | random crop, flip, random brightness (63) and contrast (0.2-1.8) | `per_image_standardization` |
 | `vgg` (TF-Slim's VGG/ResNet-v1) | aspect-preserving resize to 256/224 x size, central crop | aspect resize to a random side in [size*256/224, size*512/224], random crop, flip | subtract the ImageNet RGB means (123.68, 116.78, 103.94) |
 | `inception` (TF-Slim's Inception/ResNet-v2/MobileNet) | central 87.5%, bilinear resize | resize to 1.15x, random crop, flip | scale to [-1, 1] |
 """
@@ -227,6 +228,16 @@ def _central_square(image, image_size):
   return crop
 
 
+def _cifar_tutorial_train(image, image_size, seed=None):
+  """The CIFAR-10 tutorial's distortions: crop, flip, brightness, contrast."""
+  image = tf.cast(image, tf.float32)
+  image = tf.image.random_crop(
+      image, [image_size, image_size, image.shape[-1]], seed=seed)
+  image = random_flip(image, seed=seed)
+  image = tf.image.random_brightness(image, max_delta=63, seed=seed)
+  return tf.image.random_contrast(image, lower=0.2, upper=1.8, seed=seed)
+
+
 def _vgg_eval(image, image_size):
   side = int(round(image_size * _VGG_RESIZE_SIDE))
   return _central_square(_aspect_resize(image, side), image_size)
@@ -298,6 +309,9 @@ _RECIPES = {
                           train_source_size=None, cacheable=False),
     'central_crop': Recipe('central_crop', _central_then_resize,
                            augment_photo, standardize, cacheable=False),
+    'cifar10_tutorial': Recipe('cifar10_tutorial', _crop_or_pad,
+                               _cifar_tutorial_train, standardize,
+                               train_source_size=None, cacheable=False),
     'vgg': Recipe('vgg', _vgg_eval, _vgg_train, _vgg_normalize,
                   train_source_size=None, cacheable=False),
     'inception': Recipe('inception', _central_then_resize, augment_photo,
