@@ -1,5 +1,6 @@
 """Towers on two logical CPU devices, and the cluster flag checks."""
 
+import json
 import os
 import socket
 import subprocess
@@ -155,6 +156,193 @@ class ClusterConfigTest(tf.test.TestCase):
 
 
 
+class TfConfigTest(tf.test.TestCase):
+  """TF_CONFIG as the cluster, beside or instead of the flags."""
+
+  def _config(self, **values):
+    return config_lib.training_config(**values)
+
+  def test_tf_config_names_the_cluster(self):
+    text = json.dumps({'cluster': {'ps': ['p:1'], 'worker': ['w:1', 'w:2']},
+                       'task': {'type': 'worker', 'index': 1}})
+    cluster = distributed.resolve_cluster(self._config(),
+                                          {'TF_CONFIG': text})
+    self.assertEqual(cluster.ps_hosts, ['p:1'])
+    self.assertEqual(cluster.worker_hosts, ['w:1', 'w:2'])
+    self.assertEqual((cluster.job_name, cluster.task_index), ('worker', 1))
+    self.assertFalse(cluster.is_chief)
+    # The same values as flags are fine; the flags alone work as before.
+    same = self._config(ps_hosts='p:1', worker_hosts='w:1,w:2',
+                        job_name='worker', task_index=1)
+    self.assertEqual(distributed.resolve_cluster(same, {'TF_CONFIG': text}),
+                     cluster)
+    self.assertEqual(distributed.resolve_cluster(same, {}), cluster)
+    self.assertIsNone(distributed.resolve_cluster(self._config(), {}))
+
+  def test_chief_job_is_worker_0(self):
+    cluster = {'chief': ['c:1'], 'worker': ['w:1', 'w:2'], 'ps': ['p:1']}
+    for task, expected in ((('chief', 0), ('worker', 0)),
+                           (('worker', 0), ('worker', 1)),
+                           (('worker', 1), ('worker', 2)),
+                           (('ps', 0), ('ps', 0))):
+      parsed = distributed.parse_tf_config(json.dumps(
+          {'cluster': cluster, 'task': {'type': task[0], 'index': task[1]}}))
+      self.assertEqual((parsed['job_name'], parsed['task_index']), expected)
+      self.assertEqual(parsed['worker_hosts'], 'c:1,w:1,w:2')
+
+  def test_conflicts_and_malformed_tf_config_are_one_line_errors(self):
+    text = json.dumps({'cluster': {'ps': ['p:1'], 'worker': ['w:1', 'w:2']},
+                       'task': {'type': 'worker', 'index': 0}})
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                '--ps_hosts=p:9 but TF_CONFIG says p:1'):
+      distributed.resolve_cluster(self._config(ps_hosts='p:9'),
+                                  {'TF_CONFIG': text})
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                '--task_index=1 but TF_CONFIG says 0'):
+      distributed.resolve_cluster(
+          self._config(job_name='worker', task_index=1), {'TF_CONFIG': text})
+    for bad, pattern in (
+        ('{"cluster": ', 'TF_CONFIG is not JSON'),
+        ('[1]', 'TF_CONFIG is not a JSON object'),
+        ('{"task": {"type": "worker"}}', 'TF_CONFIG has no "cluster"'),
+        ('{"cluster": {"ps": ["p:1"], "worker": ["w"]}, "task": {}}',
+         'cluster.worker must be a list of "host:port"'),
+        ('{"cluster": {"ps": ["p:1"], "worker": ["w:1"]}}',
+         'TF_CONFIG has no "task"'),
+        ('{"cluster": {"ps": ["p:1"], "worker": ["w:1"]}, '
+         '"task": {"type": "evaluator", "index": 0}}', "task.type 'evaluator'"),
+        ('{"cluster": {"ps": ["p:1"], "worker": ["w:1"]}, '
+         '"task": {"type": "worker", "index": 3}}', 'task.index 3'),
+        ('{"cluster": {"worker": ["w:1"]}, "task": {"type": "worker"}}',
+         'needs cluster.ps')):
+      with self.assertRaisesRegex(runtime.UserInputError, pattern, msg=bad):
+        distributed.resolve_cluster(self._config(), {'TF_CONFIG': bad})
+      try:
+        distributed.resolve_cluster(self._config(), {'TF_CONFIG': bad})
+      except runtime.UserInputError as e:
+        self.assertNotIn('\n', str(e))
+
+  def test_sync_flags_are_checked(self):
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                '--sync_replicas needs a cluster'):
+      distributed.resolve_cluster(self._config(sync_replicas=True), {})
+    cluster_flags = dict(ps_hosts='p:1', worker_hosts='w:1,w:2,w:3',
+                         job_name='worker')
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                '--replicas_to_aggregate=2 needs '
+                                '--sync_replicas'):
+      distributed.resolve_cluster(
+          self._config(replicas_to_aggregate=2, **cluster_flags), {})
+    cluster = distributed.resolve_cluster(
+        self._config(sync_replicas=True, **cluster_flags), {})
+    self.assertEqual(cluster.aggregate, 3)  # default: every worker
+    cluster = distributed.resolve_cluster(
+        self._config(sync_replicas=True, replicas_to_aggregate=2,
+                     **cluster_flags), {})
+    self.assertEqual(cluster.aggregate, 2)
+
+
+class WatchdogTest(tf.test.TestCase):
+
+  def test_a_silent_ps_fails_after_the_timeout_naming_it(self):
+    cluster = distributed.cluster_config('127.0.0.1:1,127.0.0.1:2',
+                                         '127.0.0.1:3', 'worker', 0)
+    answering = {'127.0.0.1:1': True, '127.0.0.1:2': False}
+    watchdog = distributed.ClusterWatchdog(
+        cluster, 10, probe=lambda address: answering[address])
+    down = {}
+    self.assertIsNone(watchdog.check_once(down, 100.0))
+    self.assertIsNone(watchdog.check_once(down, 109.0))
+    answering['127.0.0.1:2'] = True  # back in time: the count restarts
+    self.assertIsNone(watchdog.check_once(down, 109.5))
+    answering['127.0.0.1:2'] = False
+    self.assertIsNone(watchdog.check_once(down, 110.0))
+    message = watchdog.check_once(down, 120.0)
+    self.assertRegex(message, r'^parameter server ps1 at 127.0.0.1:2 has not '
+                     r'answered for 10 s \(--cluster_timeout_secs\)')
+    self.assertNotIn('\n', message)
+
+  def test_the_thread_reports_a_port_nobody_listens_on(self):
+    port = _free_port()
+    cluster = distributed.cluster_config(f'127.0.0.1:{port}',
+                                         '127.0.0.1:3', 'worker', 0)
+    failures = []
+    watchdog = distributed.ClusterWatchdog(cluster, 0.5, interval=0.1,
+                                           fail=failures.append).start()
+    deadline = time.time() + 10
+    while not failures and time.time() < deadline:
+      time.sleep(0.1)
+    watchdog.stop()
+    self.assertLen(failures, 1)
+    self.assertIn(f'127.0.0.1:{port}', failures[0])
+    with socket.socket() as listener:  # a listening ps is left alone
+      listener.bind(('127.0.0.1', 0))
+      listener.listen()
+      address = '127.0.0.1:%d' % listener.getsockname()[1]
+      self.assertTrue(distributed.reachable(address))
+      failures = []
+      with distributed.watch_cluster(distributed.cluster_config(
+          address, '127.0.0.1:3', 'worker', 0), 0.5):
+        time.sleep(1.0)
+      self.assertEqual(failures, [])
+
+  def test_ps_port_in_use_is_one_line_naming_the_address(self):
+    with socket.socket() as listener:
+      listener.bind(('127.0.0.1', 0))
+      listener.listen()
+      address = '127.0.0.1:%d' % listener.getsockname()[1]
+      cluster = distributed.cluster_config(address, '127.0.0.1:1', 'ps', 0)
+      with self.assertRaisesRegex(
+          runtime.UserInputError,
+          f'^cannot start ps0 at {address}: its port is in use'):
+        distributed.start_server(cluster)
+
+
+class SyncReplicasGraphTest(tf.test.TestCase):
+  """--sync_replicas in one process: batch norm and moving averages."""
+
+  def test_update_ops_and_moving_averages_run_each_step(self):
+    cluster = distributed.cluster_config('127.0.0.1:1', '127.0.0.1:2',
+                                         'worker', 0)
+    cluster.sync_replicas = True
+    rng = np.random.RandomState(0)
+    images = rng.randn(4, 28, 28, 1).astype(np.float32)
+    labels = rng.randint(0, 10, 4).astype(np.int32)
+    with tf.Graph().as_default() as graph:
+      global_step = _V1.train.get_or_create_global_step()
+      network_fn = models.get_network_fn('lenet5_bn', 10, is_training=True)
+      logits, _ = network_fn(tf.constant(images))
+      loss, _ = training.total_loss(logits, tf.constant(labels))
+      train_op = training.build_train_op(
+          loss, _V1.train.GradientDescentOptimizer(0.1), global_step,
+          moving_average_decay=0.9, sync_cluster=cluster)
+      sync = distributed.sync_optimizer(graph)
+      self.assertIsInstance(sync, _V1.train.SyncReplicasOptimizer)
+      self.assertEqual(sync._replicas_to_aggregate, 1)  # pylint: disable=protected-access
+      variables = {v.op.name: v for v in _V1.global_variables()}
+      shadow = 'lenet5_bn/conv1/weights/ExponentialMovingAverage'
+      self.assertIn(shadow, variables)  # Slim's names, restored by eval
+      hooks = distributed.sync_hooks(graph, is_chief=True)
+      self.assertLen(hooks, 1)
+      with _V1.train.MonitoredTrainingSession(hooks=hooks) as sess:
+        before = sess.run(variables[shadow])
+        # The chief's queue runner applies the aggregated gradients and the
+        # averages beside the steps (a stale gradient is dropped): run until
+        # three were applied, each run bounded.
+        for _ in range(8):
+          if sess.run(global_step) >= 3:
+            break
+          sess.run(train_op, options=_V1.RunOptions(timeout_in_ms=20000))
+          time.sleep(0.2)
+        moving_mean = sess.run(
+            variables['lenet5_bn/conv1/batch_norm/moving_mean'])
+        after = sess.run(variables[shadow])
+        self.assertGreaterEqual(sess.run(global_step), 3)
+    self.assertGreater(np.abs(moving_mean).max(), 0)  # UPDATE_OPS ran
+    self.assertGreater(np.abs(after - before).max(), 0)  # the EMA moved
+
+
+
 
 class TrainWithTowersAndClusterTest(tf.test.TestCase):
   """train() with two CPU towers, and with a local ps + 2 workers cluster."""
@@ -245,6 +433,7 @@ class TrainWithTowersAndClusterTest(tf.test.TestCase):
       for worker, (out, err) in zip(workers, outputs):
         self.assertEqual(worker.returncode, 0, err[-3000:])
         self.assertIn('trained to step', out)
+        self.assertIn('asynchronous training', err)
     finally:
       for process in workers + [ps]:  # never leave a task behind
         process.kill()

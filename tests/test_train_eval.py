@@ -158,7 +158,7 @@ class TrainEvalTest(tf.test.TestCase):
     metrics = evaluation.evaluate(config_lib.eval_config(
         model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
     # Summaries hold float32: compare the values to float32 precision.
-    self.assertAllClose(_eval_events(train_dir, 'accuracy/test'),
+    self.assertAllClose(_eval_events(train_dir, 'accuracy'),
                         [(10, metrics['accuracy'])], rtol=1e-6)
     self.assertAllClose(
         _eval_events(train_dir, 'recall/vertical'),
@@ -195,7 +195,7 @@ class TrainEvalTest(tf.test.TestCase):
     self.assertEqual(steps, sorted(set(steps)))
     self.assertEqual(steps[-1], 40)
     self.assertEqual([step for step, _ in _eval_events(train_dir,
-                                                       'accuracy/test')],
+                                                       'accuracy')],
                      steps)
 
   def test_continuous_evaluation_ends_without_checkpoints(self):
@@ -379,12 +379,13 @@ class ScriptErrorsTest(tf.test.TestCase):
       if process.poll() is None:  # never leave the trainer running
         process.kill()
         process.wait()
-    self.assertEqual(process.returncode, 0, ''.join(lines) + err)
+    # Told apart from a finished run: exit 128 + SIGINT, and it says so.
+    self.assertEqual(process.returncode, 130, ''.join(lines) + err)
     prefix = checkpoints.latest_checkpoint(train_dir)
     self.assertIsNotNone(prefix)
     self.assertGreater(int(tf.train.load_variable(prefix, 'global_step')), 5)
-    self.assertIn('(interrupted)', err)
-    self.assertIn('trained to step', out)
+    self.assertIn('by SIGINT', err)
+    self.assertIn('interrupted at step', out)
 
 
 if __name__ == '__main__':

@@ -22,6 +22,10 @@
   hyper-parameters of `data/catdog.flags`: Adam 1e-3 decayed by 0.3 every 5
   epochs, weight decay 1e-4, dropout 0.5; `accuracy_steps` steps, 750 = 12
   epochs of 2,000 images) in each precision, evaluated on the test split.
+* `serving` (`serving_formats`): the fp32 accuracy checkpoint exported in
+  every format (`tf1cnn.export_formats`) and each one's inference images/sec
+  and test accuracy on the decoded test split, side by side
+  (`measure_serving_formats`).
 
 Every throughput is measured `repeats` times, the configurations interleaved
 within each repeat, so a change in machine load affects them alike; a result
@@ -49,9 +53,12 @@ from absl import logging
 from tf1cnn import checkpoints
 from tf1cnn import config as config_lib
 from tf1cnn import evaluation
+from tf1cnn import export
+from tf1cnn import export_formats
 from tf1cnn import precision
 from tf1cnn import run_spec
 from tf1cnn import runtime
+from tf1cnn import served
 from tf1cnn import training
 from tf1cnn.inputs import cache
 from tf1cnn.inputs import image_folder
@@ -99,6 +106,7 @@ class BenchmarkConfig:
   cache_dir: str = ''
   json_path: str = ''
   keep_work_dir: bool = False
+  serving_formats: bool = True
 
 
 def summarize(measurements):
@@ -348,6 +356,60 @@ def _accuracy_run(config, run_precision, train_dir):
               checkpoint=result.checkpoint)
 
 
+def measure_serving_formats(config, prefix, work_dir):
+  """Inference images/sec and test accuracy of every export format.
+
+  Exports checkpoint `prefix` in every format (`tf1cnn.export`, each checked
+  against the checkpoint), decodes the test split once (the evaluation
+  pixels, `served.split_pixels`) and times each format over it in batches of
+  `eval_batch_size` (`repeats` passes after one untimed batch, the fastest
+  kept): the SavedModel's pixel
+  signature and the frozen graph in a TF session, the TFLite files on the
+  interpreter's default CPU delegate.
+
+  Returns:
+    `{format: {images_per_sec, seconds, test_accuracy, max_abs_diff}}`.
+  """
+  version = export.export_saved_model(config_lib.export_config(
+      checkpoint_path=prefix, train_dir=os.path.dirname(prefix),
+      export_dir=os.path.join(work_dir, 'export'), data_dir=config.data_dir,
+      formats=['all']))
+  record = checkpoints.read_run_config(version) or {}
+  diffs = {row['format']: row['max_abs_diff']
+           for row in record.get('verification', {}).get('results', [])}
+  results = {}
+  pixels = labels = None
+  for name in export_formats.FORMATS:
+    with served.load(export_formats.format_path(version, name)) as model:
+      if pixels is None:
+        filenames, truth, _ = served.split_files(config.data_dir, 'test',
+                                                 model.class_names)
+        batches = list(served.split_pixels(
+            filenames, truth, model.image_size,
+            served.served_preprocessing(model), model.channels))
+        pixels = np.concatenate([b[0] for b in batches])
+        labels = np.concatenate([b[1] for b in batches])
+      step = config.eval_batch_size
+      model.probabilities(pixels[:step])  # warm-up (and TFLite allocation)
+      seconds = None
+      for _ in range(config.repeats):  # the fastest pass: least disturbed
+        predicted = []
+        start = time.perf_counter()
+        for first in range(0, len(pixels), step):
+          predicted.append(model.probabilities(
+              pixels[first:first + step]).argmax(axis=1))
+        elapsed = time.perf_counter() - start
+        seconds = elapsed if seconds is None else min(seconds, elapsed)
+    results[name] = dict(
+        images_per_sec=len(pixels) / seconds, seconds=seconds,
+        test_accuracy=float(np.mean(np.concatenate(predicted) == labels)),
+        max_abs_diff=diffs.get(name), test_examples=int(len(pixels)))
+    logging.info('serving %s: %.1f images/sec, test accuracy %.4f', name,
+                 results[name]['images_per_sec'],
+                 results[name]['test_accuracy'])
+  return results
+
+
 # --- targets and report -------------------------------------------------------
 
 
@@ -477,6 +539,7 @@ def run(config):
   results = dict(config=dataclasses.asdict(config),
                  machine=dict(cpus=os.cpu_count(),
                               bf16=precision.support('bf16')[0],
+                              precision_auto=list(precision.choose_auto()),
                               gpu=precision.gpu_available(),
                               tensorflow=tf.__version__),
                  train={}, input_only={}, eval={}, accuracy=[], cache={})
@@ -544,6 +607,9 @@ def run(config):
           eval_rates.setdefault(run_precision, []).append(measure_eval(
               config, checkpoint, run_precision))
       results['eval'] = {k: summarize(v) for k, v in eval_rates.items()}
+      if config.serving_formats:
+        results['serving'] = measure_serving_formats(config, checkpoint,
+                                                     work_dir)
   finally:
     if own_work_dir and not config.keep_work_dir:
       shutil.rmtree(work_dir, ignore_errors=True)
@@ -563,6 +629,18 @@ def report(results, json_path=''):
             f'ms/image, synthetic {ceiling["cpu_ms_per_image"]:.3f} '
             f'({100 * ceiling["cpu_ms_per_image"] / fed["cpu_ms_per_image"]:.1f}'
             f'% of the work is the model step; {run_precision})')
+  auto = results['machine'].get('precision_auto')
+  if auto:
+    rates = {p: results['train'][f'cached/{p}']['median']
+             for p in ('fp32', 'bf16') if f'cached/{p}' in results['train']}
+    shown = ', '.join(f'{p} {r:.1f}' for p, r in rates.items())
+    print(f'info: --precision=auto picks {auto[0]} here ({auto[1]})'
+          + (f'; cached training images/sec: {shown}' if shown else ''))
+  for name, row in results.get('serving', {}).items():
+    diff = row['max_abs_diff']
+    print(f'serving {name:<15} {row["images_per_sec"]:9.1f} images/sec, '
+          f'test accuracy {row["test_accuracy"]:.4f}, max |dp| vs checkpoint '
+          + ('n/a' if diff is None else f'{diff:.3g}'))
   decoder = results.get('large_decoder')
   if decoder:
     print(f'info: large photos, TensorFlow\'s JPEG decoder alone (one '

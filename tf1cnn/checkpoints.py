@@ -14,12 +14,14 @@ Variables a checkpoint may lack (the fp16 loss scale) are passed as
 """
 
 import dataclasses
+import glob
 import json
 import os
 import re
 from typing import Optional
 
 import tensorflow as tf
+from absl import logging
 
 from tf1cnn import runtime
 
@@ -28,11 +30,194 @@ AVERAGE_SUFFIX = '/ExponentialMovingAverage'
 RUN_CONFIG_FILE = 'run_config.json'
 
 
-def latest_checkpoint(directory):
-  """Returns the newest checkpoint prefix in `directory`, or None."""
+_STEP_SUFFIX = re.compile(r'-(\d+)$')
+_DATA_SHARD = re.compile(r'^(.*)\.data-(\d{5})-of-(\d{5})$')
+_REPORTED_DAMAGE = set()
+
+
+def _prefix_step(prefix):
+  match = _STEP_SUFFIX.search(prefix)
+  return int(match.group(1)) if match else -1
+
+
+def list_checkpoints(directory):
+  """Every checkpoint prefix of `directory`, newest (highest step) first.
+
+  Checkpoints are found by their files (`*.index`, `*.data-*-of-*`) as well
+  as through the `checkpoint` state file, so a deleted or stale state file
+  hides none of them. Prefixes whose files are damaged are included (see
+  `checkpoint_problem`).
+  """
   if not directory or not os.path.isdir(directory):
-    return None
-  return tf.train.latest_checkpoint(directory)
+    return []
+  found = set()
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except (tf.errors.OpError, ValueError):  # A garbled state file.
+    state = None
+  if state is not None:
+    for path in list(state.all_model_checkpoint_paths) + [
+        state.model_checkpoint_path]:
+      if path:
+        found.add(os.path.join(directory, path) if not os.path.isabs(path)
+                  else path)
+  for name in os.listdir(directory):
+    if name.endswith('.index'):
+      found.add(os.path.join(directory, name[:-len('.index')]))
+    else:
+      match = _DATA_SHARD.match(name)
+      if match:
+        found.add(os.path.join(directory, match.group(1)))
+  found = {os.path.normpath(p) for p in found
+           if os.path.dirname(os.path.normpath(p))
+           == os.path.normpath(directory)}
+
+  def _key(prefix):
+    files = glob.glob(glob.escape(prefix) + '.*')
+    mtime = max((os.path.getmtime(f) for f in files if os.path.exists(f)),
+                default=0.0)
+    return (_prefix_step(prefix), mtime)
+  return sorted(found, key=_key, reverse=True)
+
+
+def checkpoint_problem(prefix):
+  """Why checkpoint `prefix` cannot be restored, or None when it looks intact.
+
+  Checks the files, not every byte: the `.index` is there and readable, each
+  `.data-NNNNN-of-MMMMM` shard it needs is there, and together they hold at
+  least the bytes of the index's numeric tensors (a truncated, emptied or
+  deleted data file). A bit flip inside the data is left to TensorFlow's own
+  checksum when the checkpoint is restored.
+  """
+  index = prefix + '.index'
+  shards = sorted(glob.glob(glob.escape(prefix) + '.data-?????-of-?????'))
+  if not os.path.isfile(index):
+    return f'its index file {index} is missing'
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    shapes = reader.get_variable_to_shape_map()
+    dtypes = reader.get_variable_to_dtype_map()
+  except (tf.errors.OpError, ValueError) as e:
+    lines = str(getattr(e, 'message', e)).strip().splitlines()
+    reason = lines[0] if lines else type(e).__name__
+    return f'its index file {index} cannot be read ({reason})'
+  expected = 0
+  for name, shape in shapes.items():
+    dtype = dtypes.get(name)
+    if dtype is not None and dtype != tf.string:
+      count = 1
+      for dim in shape:
+        count *= dim
+      expected += count * dtype.size
+  if not shards:
+    if not shapes:
+      return None
+    return f'its data file {prefix}.data-00000-of-00001 is missing'
+  total = int(_DATA_SHARD.match(os.path.basename(shards[0])).group(3))
+  sizes = []
+  for i in range(total):
+    shard = f'{prefix}.data-{i:05d}-of-{total:05d}'
+    if not os.path.isfile(shard):
+      return f'its data file {shard} is missing'
+    sizes.append((os.path.getsize(shard), shard))
+  if sum(size for size, _ in sizes) < expected:
+    size, shard = min(sizes)
+    return (f'its data file {shard} is ' +
+            ('empty' if size == 0 else f'truncated ({sum(s for s, _ in sizes)}'
+             f' bytes, at least {expected} expected)'))
+  return None
+
+
+def intact_checkpoints(directory):
+  """`(intact, damaged)` checkpoints of `directory`, newest first.
+
+  `damaged` is `[(prefix, reason)]` (see `checkpoint_problem`).
+  """
+  intact, damaged = [], []
+  for prefix in list_checkpoints(directory):
+    reason = checkpoint_problem(prefix)
+    if reason is None:
+      intact.append(prefix)
+    else:
+      damaged.append((prefix, reason))
+  return intact, damaged
+
+
+def latest_checkpoint(directory):
+  """Returns the newest intact checkpoint prefix in `directory`, or None.
+
+  The newest is the highest step among the checkpoint files, whatever the
+  `checkpoint` state file says (it may be missing or stale). A damaged
+  checkpoint newer than the one returned is reported with a warning, once.
+
+  Raises:
+    UserInputError: the directory has checkpoints but none is intact.
+  """
+  intact, damaged = intact_checkpoints(directory)
+  newest = intact[0] if intact else None
+  newer_damaged = [(p, r) for p, r in damaged
+                   if newest is None or _prefix_step(p) >= _prefix_step(newest)]
+  for prefix, reason in newer_damaged:
+    if (prefix, reason) not in _REPORTED_DAMAGE:
+      _REPORTED_DAMAGE.add((prefix, reason))
+      logging.warning('checkpoint %s is damaged: %s; %s', prefix, reason,
+                      f'using {newest}, the newest intact checkpoint'
+                      if newest else 'no intact checkpoint is left')
+  if newest is None and damaged:
+    prefix, reason = damaged[0]
+    raise runtime.UserInputError(
+        f'checkpoint {prefix} is damaged ({reason}) and {directory} holds no '
+        'intact checkpoint to fall back to')
+  return newest
+
+
+def point_state_at(directory, prefix):
+  """Rewrites the `checkpoint` state file to name `prefix` as the latest.
+
+  Used before resuming when the state file is missing, stale or names a
+  damaged checkpoint: `MonitoredTrainingSession` restores what the state
+  file names, and keeps rotating the older intact checkpoints listed.
+  Does nothing when the state file already names `prefix`.
+  """
+  current = tf.train.latest_checkpoint(directory)
+  if current and os.path.normpath(current) == os.path.normpath(prefix):
+    return False
+  intact, _ = intact_checkpoints(directory)
+  older = [p for p in reversed(intact)
+           if _prefix_step(p) < _prefix_step(prefix)]
+  tf.compat.v1.train.update_checkpoint_state(
+      directory, os.path.basename(prefix),
+      all_model_checkpoint_paths=[os.path.basename(p)
+                                  for p in older + [prefix]])
+  logging.warning('the checkpoint state file of %s %s; it now names %s',
+                  directory, 'was missing' if current is None else
+                  f'named {current}', prefix)
+  return True
+
+
+def remove_stale_temp_files(directory):
+  """Deletes the `*.tempstate*` files a killed save left in `directory`.
+
+  Call only when no other process writes checkpoints there (training's
+  start). Returns the removed paths.
+  """
+  removed = []
+  if not directory or not os.path.isdir(directory):
+    return removed
+  for name in sorted(os.listdir(directory)):
+    path = os.path.join(directory, name)
+    if '.tempstate' in name and os.path.isfile(path):
+      size = os.path.getsize(path)
+      try:
+        os.remove(path)
+      except OSError as e:
+        logging.warning('could not remove %s, left by an interrupted save: '
+                        '%s', path, e.strerror)
+        continue
+      logging.info('removed %s (%d bytes), left by an interrupted save',
+                   path, size)
+      removed.append(path)
+  return removed
 
 
 def resolve_checkpoint(checkpoint_path='', train_dir='', flag=None):
@@ -60,6 +245,10 @@ def resolve_checkpoint(checkpoint_path='', train_dir='', flag=None):
                                    'checkpoint prefix)')
     return prefix
   if tf.io.gfile.exists(path + '.index'):
+    problem = checkpoint_problem(path)
+    if problem:
+      raise runtime.UserInputError(f'{flag}={path}: the checkpoint is damaged '
+                                   f'({problem})')
     return path
   raise runtime.UserInputError(f'{flag}={path}: not a checkpoint prefix (no '
                                f'{path}.index) and not a directory')
@@ -341,9 +530,17 @@ class ResumeSaver(tf.compat.v1.train.Saver):
 
 
 def write_labels(directory, class_names):
-  """Writes labels.txt (atomically)."""
-  _atomic_write(os.path.join(directory, LABELS_FILE),
-                ''.join(f'{name}\n' for name in class_names))
+  """Writes labels.txt (atomically).
+
+  Raises:
+    UserInputError: the file cannot be written (naming it).
+  """
+  path = os.path.join(directory, LABELS_FILE)
+  try:
+    _atomic_write(path, ''.join(f'{name}\n' for name in class_names))
+  except OSError as e:
+    raise runtime.UserInputError(
+        f'cannot write {path}: {e.strerror or e}') from None
 
 
 def read_labels(directory):

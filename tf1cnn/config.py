@@ -23,11 +23,12 @@ as the command line.
 import dataclasses
 from typing import List, Optional
 
-OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop')
-LR_SCHEDULES = ('fixed', 'exponential', 'cosine')
+OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop', 'adadelta', 'adagrad',
+              'ftrl')
+LR_SCHEDULES = ('fixed', 'exponential', 'polynomial', 'cosine')
 BAD_IMAGE_POLICIES = ('fail', 'skip')
 PIPELINES = ('queue', 'cached', 'tfdata')
-PRECISIONS = ('fp32', 'bf16', 'fp16')
+PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 JPEG_DECODES = ('auto', 'reduced', 'full')
 AUGMENTATIONS = ('', 'none', 'flip', 'light', 'standard')
 
@@ -72,7 +73,15 @@ class InputConfig:
 
 @dataclasses.dataclass
 class OptimizerConfig:
-  """Optimizer, learning-rate schedule, regularisation and averaging."""
+  """Optimizer, learning-rate schedule, regularisation and averaging.
+
+  The optimizers' own hyperparameters carry TF-Slim's flag names (see
+  `tf1cnn.optimizers`); `opt_epsilon=None` keeps TensorFlow's default of
+  each optimizer (Slim's is 1.0) and `rmsprop_momentum=None` uses
+  `momentum`. `label_smoothing` mixes the one-hot labels with the uniform
+  distribution (Slim's); `clip_gradient_norm` > 0 clips the gradients by
+  their global norm.
+  """
   optimizer: str = 'adam'
   learning_rate: float = 1e-3
   momentum: float = 0.9
@@ -82,6 +91,20 @@ class OptimizerConfig:
   warmup_epochs: float = 0.0
   weight_decay: float = 0.0
   moving_average_decay: float = 0.0
+  end_learning_rate: float = 1e-4
+  label_smoothing: float = 0.0
+  clip_gradient_norm: float = 0.0
+  adam_beta1: float = 0.9
+  adam_beta2: float = 0.999
+  opt_epsilon: Optional[float] = None
+  rmsprop_decay: float = 0.9
+  rmsprop_momentum: Optional[float] = None
+  adadelta_rho: float = 0.95
+  adagrad_initial_accumulator_value: float = 0.1
+  ftrl_learning_rate_power: float = -0.5
+  ftrl_initial_accumulator_value: float = 0.1
+  ftrl_l1: float = 0.0
+  ftrl_l2: float = 0.0
 
 
 @dataclasses.dataclass
@@ -90,7 +113,7 @@ class RunConfig:
   model: str = 'lenet5'
   model_options: dict = dataclasses.field(default_factory=dict)
   train_dir: str = 'runs/model'
-  precision: str = 'fp32'
+  precision: str = 'auto'
   precision_fallback: bool = False
   checkpoint_var_map: List[str] = dataclasses.field(default_factory=list)
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
@@ -112,14 +135,21 @@ class TrainingConfig(RunConfig):
   keep_checkpoint_max: int = 5
   log_every_n_steps: int = 50
   profile_every_n_steps: int = 0
+  summarize_histograms: bool = False
   warm_start_from: str = ''
   warm_start_exclude: List[str] = dataclasses.field(default_factory=list)
+  ignore_missing_vars: bool = False
+  save_summaries_secs: int = 0
+  num_clones: int = 0
   trainable_scopes: List[str] = dataclasses.field(default_factory=list)
   devices: str = ''
   ps_hosts: str = ''
   worker_hosts: str = ''
   job_name: str = ''
   task_index: int = 0
+  sync_replicas: bool = False
+  replicas_to_aggregate: int = 0
+  cluster_timeout_secs: int = 60
 
 
 @dataclasses.dataclass
@@ -132,6 +162,10 @@ class EvalConfig(RunConfig):
   eval_dir: str = ''
   eval_interval_secs: int = 0
   eval_timeout_secs: int = 1800
+  max_num_batches: int = 0
+  # An exported model to evaluate instead of a checkpoint: a frozen .pb, a
+  # .tflite file or a SavedModel folder (tf1cnn.served).
+  model_file: str = ''
 
 
 @dataclasses.dataclass
@@ -146,6 +180,13 @@ class ExportConfig(RunConfig):
   export_dir: str = 'runs/export'
   export_version: Optional[int] = None
   use_moving_averages: bool = True
+  # saved_model, frozen, tflite, tflite_dynamic, tflite_int8 or all
+  # (tf1cnn.export_formats); each is compared with the checkpoint on
+  # verify_images images, tflite_int8 calibrated on representative_images.
+  formats: List[str] = dataclasses.field(
+      default_factory=lambda: ['saved_model'])
+  verify_images: int = 32
+  representative_images: int = 200
 
 
 @dataclasses.dataclass
@@ -234,19 +275,67 @@ CHOICES = {
     'jpeg_decode': JPEG_DECODES,
     'augmentation': AUGMENTATIONS,
 }
+# name -> (low, high), both inclusive (None = unbounded): the training
+# features' numeric fields (the flags' absl bounds come from here).
+RANGES = {
+    'end_learning_rate': (0.0, None),
+    'label_smoothing': (0.0, 1.0),
+    'clip_gradient_norm': (0.0, None),
+    'adam_beta1': (0.0, 1.0),
+    'adam_beta2': (0.0, 1.0),
+    'opt_epsilon': (0.0, None),
+    'rmsprop_decay': (0.0, 1.0),
+    'rmsprop_momentum': (0.0, None),
+    'adadelta_rho': (0.0, 1.0),
+    'adagrad_initial_accumulator_value': (1e-12, None),  # TF: must be > 0
+    'ftrl_learning_rate_power': (None, 0.0),
+    'ftrl_initial_accumulator_value': (0.0, None),
+    'ftrl_l1': (0.0, None),
+    'ftrl_l2': (0.0, None),
+    # Runs, data and checkpoints (the flags' bounds say the same), so a
+    # library caller cannot start a run that would end without its work.
+    'image_size': (0, None),
+    'input_threads': (0, None),
+    'batch_size': (1, None),
+    'max_steps': (0, None),
+    'num_epochs': (0.0, None),
+    'learning_rate': (0.0, None),
+    'momentum': (0.0, None),
+    'weight_decay': (0.0, None),
+    'drop_rate': (0.0, 0.999),
+    'moving_average_decay': (0.0, 0.999999),
+    'save_checkpoint_steps': (0, None),
+    'save_checkpoint_secs': (1, None),
+    'keep_checkpoint_max': (1, None),
+    'log_every_n_steps': (1, None),
+    'eval_batch_size': (1, None),
+    'eval_interval_secs': (0, None),
+    'eval_timeout_secs': (1, None),
+    'export_version': (0, None),
+    'top_k': (1, None),
+}
 
 
 def validate(config):
-  """Checks every choice field of `config`; returns `config`.
+  """Checks the choice fields and `RANGES` of `config`; returns `config`.
 
   Raises:
-    ConfigError: naming the flag, its value and the valid choices.
+    ConfigError: naming the flag, its value and the valid choices or range.
   """
   values = flat_values(config)
   for name, choices in CHOICES.items():
     if name in values and values[name] not in choices:
       shown = ', '.join(c or "''" for c in choices)
       raise ConfigError(f'--{name}={values[name]!r}: use one of {shown}')
+  for name, (low, high) in RANGES.items():
+    value = values.get(name)
+    if value is None:
+      continue
+    if (low is not None and value < low) or (high is not None and
+                                             value > high):
+      bounds = (f'>= {low}' if high is None else f'<= {high}' if low is None
+                else f'in [{low}, {high}]')
+      raise ConfigError(f'--{name}={value!r}: must be {bounds}')
   return config
 
 

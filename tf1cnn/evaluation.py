@@ -10,13 +10,16 @@ of the raw weights (as in the CIFAR-10 tutorial), unless
 `use_moving_averages=False`.
 
 It returns a metrics dict (the program prints `format_report` of it and
-writes it as JSON): accuracy, num_examples, global_step, the confusion
+writes it as JSON): accuracy, `top_5_accuracy` (more than 5 classes), `loss`
+(mean softmax cross-entropy), num_examples, global_step, the confusion
 matrix (rows = true class, columns = predicted) and per-class precision,
 recall and support. The network, image size, classes and preprocessing come
-from the checkpoint's run (`run_spec.for_checkpoint`). The accuracy and per-class
-figures also go to TensorBoard, at the checkpoint's global step, in
-`eval_dir` (default `<checkpoint folder>/eval_<split>`): tags
-`accuracy/<split>`, `precision/<class>` and `recall/<class>`.
+from the checkpoint's run (`run_spec.for_checkpoint`). The figures also go
+to TensorBoard, at the checkpoint's global step, in `eval_dir` (default
+`<checkpoint folder>/eval_<split>`), with the evaluation graph once: tags
+`accuracy`, `loss`, `top_5_accuracy` (the same as training's, so the curves
+overlay), `precision/<class>`, `recall/<class>` and the image
+`confusion_matrix` (`write_summaries`).
 
 `evaluate_continuously(config)` is the CIFAR-10 tutorial's evaluation loop:
 it watches `train_dir` and evaluates each new checkpoint (at most once per
@@ -26,7 +29,10 @@ has come for `eval_timeout_secs`. `run(config)` picks one or the other.
 """
 
 import dataclasses
+import glob
 import os
+import re
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -34,8 +40,11 @@ from absl import logging
 
 from tf1cnn import checkpoints
 from tf1cnn import precision
+from tf1cnn import progress
 from tf1cnn import run_spec
 from tf1cnn import runtime
+from tf1cnn import served
+from tf1cnn import summaries
 from tf1cnn.inputs import pipeline
 
 _V1 = tf.compat.v1
@@ -73,8 +82,15 @@ def format_report(metrics):
   width = max(8, max(len(n) for n in names))
   step = metrics['global_step']
   lines = [f'accuracy {metrics["accuracy"]:.4f} on {metrics["num_examples"]} '
-           f'examples ({"no global step" if step is None else f"global step {step}"})',
-           f'{"class":<{width}}  precision  recall  support']
+           f'examples ({"no global step" if step is None else f"global step {step}"})']
+  extra = []
+  if 'top_5_accuracy' in metrics:
+    extra.append(f'top-5 accuracy {metrics["top_5_accuracy"]:.4f}')
+  if 'loss' in metrics:
+    extra.append(f'loss (cross-entropy) {metrics["loss"]:.4f}')
+  if extra:
+    lines.append(', '.join(extra))
+  lines.append(f'{"class":<{width}}  precision  recall  support')
   for name in names:
     row = metrics['per_class'][name]
     lines.append(f'{name:<{width}}  {row["precision"]:9.4f}  '
@@ -95,6 +111,10 @@ class EvalGraph:
   saver: object
   used_averages: bool
   input_ops: set
+  # Per example: softmax cross-entropy, and whether the label is among the
+  # top 5 logits (None with 5 classes or fewer).
+  losses: Optional[tf.Tensor] = None
+  in_top_5: Optional[tf.Tensor] = None
 
 
 def build_eval_graph(spec, prefix, batch_size, split, num_epochs=1,
@@ -115,6 +135,14 @@ def build_eval_graph(spec, prefix, batch_size, split, num_epochs=1,
                                num_epochs=num_epochs)
     logits, _ = spec.network_fn(is_training=False)(batch.images)
     predictions = tf.argmax(logits, axis=1, output_type=tf.int32)
+    float_logits = tf.cast(logits, tf.float32)
+    labels = tf.cast(batch.labels, tf.int32)
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels, logits=float_logits, name='eval_losses')
+    in_top_5 = None
+    if spec.num_classes > summaries.TOP_K:
+      in_top_5 = tf.nn.in_top_k(predictions=float_logits, targets=labels,
+                                k=summaries.TOP_K, name='in_top_5')
     rules = spec.config.checkpoint_var_map
     var_map, used_averages = checkpoints.restore_var_map(
         prefix, use_moving_averages=use_moving_averages, name_rules=rules)
@@ -123,7 +151,7 @@ def build_eval_graph(spec, prefix, batch_size, split, num_epochs=1,
                                  name_rules=rules)
     saver = _V1.train.Saver(var_map)
   return EvalGraph(graph, batch, predictions, saver, used_averages,
-                   input_ops)
+                   input_ops, losses=losses, in_top_5=in_top_5)
 
 
 def evaluate(config, prefix=None):
@@ -144,10 +172,21 @@ def evaluate(config, prefix=None):
                          config.eval_split,
                          use_moving_averages=config.use_moving_averages)
   confusion = np.zeros([spec.num_classes, spec.num_classes], np.int64)
+  counter = progress.Progress('evaluated', total=ops.batch.num_examples,
+                              unit='examples')
+
+  sums = dict(loss=0.0, top_5=0)
+  fetches = [ops.batch.labels, ops.predictions, ops.losses]
+  if ops.in_top_5 is not None:
+    fetches.append(ops.in_top_5)
 
   def _count(values):
-    true_labels, predicted = values
+    true_labels, predicted, losses = values[:3]
     np.add.at(confusion, (true_labels, predicted), 1)
+    sums['loss'] += float(np.sum(losses, dtype=np.float64))
+    if len(values) > 3:
+      sums['top_5'] += int(np.sum(values[3]))
+    counter.add(len(true_labels))
 
   with ops.graph.as_default(), _V1.Session(
       config=precision.apply_to_config(runtime.session_config(),
@@ -156,17 +195,24 @@ def evaluate(config, prefix=None):
     sess.run([_V1.local_variables_initializer(), _V1.tables_initializer()])
     ops.saver.restore(sess, prefix)
     try:
-      pipeline.run_to_end(sess, [ops.batch.labels, ops.predictions], _count)
+      pipeline.run_to_end(sess, fetches, _count,
+                          max_steps=config.max_num_batches or None)
     except tf.errors.OpError as e:
       failure = pipeline.input_failure(
           e, ops.input_ops, f'--data_dir={config.data.data_dir}')
       if failure is None:
         raise
       raise runtime.UserInputError(failure) from None
+  counter.done()
   metrics = metrics_from_confusion(confusion, ops.batch.class_names)
-  if metrics['num_examples'] != ops.batch.num_examples:
+  if (metrics['num_examples'] != ops.batch.num_examples
+      and not config.max_num_batches):
     raise RuntimeError(f'evaluated {metrics["num_examples"]} examples but the '
                        f'split has {ops.batch.num_examples}')
+  count = max(1, metrics['num_examples'])
+  metrics['loss'] = sums['loss'] / count
+  if ops.in_top_5 is not None:
+    metrics['top_5_accuracy'] = sums['top_5'] / count
   metrics.update(global_step=checkpoints.checkpoint_step(prefix),
                  checkpoint=prefix,
                  split=config.eval_split, model=spec.model,
@@ -174,26 +220,39 @@ def evaluate(config, prefix=None):
   logging.info('evaluated %s: accuracy %.4f on %d examples', prefix,
                metrics['accuracy'], metrics['num_examples'])
   write_summaries(config.eval_dir or os.path.join(
-      os.path.dirname(prefix), f'eval_{config.eval_split}'), metrics)
+      os.path.dirname(prefix), f'eval_{config.eval_split}'), metrics,
+                  graph=ops.graph)
   return metrics
 
 
-def write_summaries(eval_dir, metrics):
+def write_summaries(eval_dir, metrics, graph=None):
   """Adds the metrics to TensorBoard events in `eval_dir` at their step.
+
+  Tags (`tf1cnn.summaries`; the split is the folder, `eval_<split>`):
+  `accuracy`, `loss` and `top_5_accuracy` (as training's, so the curves
+  overlay), `precision/<class>`, `recall/<class>` and the image
+  `confusion_matrix`. The first write to `eval_dir` in this process also
+  writes `graph`, the evaluation graph, once.
 
   A folder that cannot be written is reported with a warning: the evaluation
   itself has already been printed.
   """
-  split = metrics.get('split', 'eval')
-  values = [_V1.Summary.Value(tag=f'accuracy/{split}',
+  values = [_V1.Summary.Value(tag=summaries.ACCURACY,
                               simple_value=metrics['accuracy'])]
+  for tag, key in ((summaries.LOSS, 'loss'),
+                   (summaries.TOP_5_ACCURACY, 'top_5_accuracy')):
+    if key in metrics:
+      values.append(_V1.Summary.Value(tag=tag, simple_value=metrics[key]))
   for name, row in metrics['per_class'].items():
     values += [
         _V1.Summary.Value(tag=f'precision/{name}',
                           simple_value=row['precision']),
         _V1.Summary.Value(tag=f'recall/{name}', simple_value=row['recall'])]
+  values.append(summaries.image_value(
+      summaries.CONFUSION_MATRIX,
+      summaries.confusion_matrix_image(metrics['confusion_matrix'])))
   try:
-    writer = _V1.summary.FileWriterCache.get(eval_dir)
+    writer = summaries.eval_writer(eval_dir, graph)
     writer.add_summary(_V1.Summary(value=values),
                        metrics['global_step'] or 0)
     writer.flush()
@@ -210,7 +269,9 @@ def evaluate_continuously(config, on_metrics=None):
   checkpoint of the training's last step (`run_config.json`, re-read after
   every evaluation, since a resumed run may train further), or when no new
   checkpoint has come for `eval_timeout_secs`. A checkpoint deleted by the
-  trainer before it could be read (`keep_checkpoint_max`) is skipped.
+  trainer before or while it was read (`keep_checkpoint_max`), or a damaged
+  one (`checkpoints.checkpoint_problem`), is skipped with a warning: the
+  loop never dies of a race with training.
   `on_metrics(metrics)` is called after each evaluation (the program prints
   the report there).
 
@@ -242,14 +303,24 @@ def evaluate_continuously(config, on_metrics=None):
   for prefix in _V1.train.checkpoints_iterator(
       directory, min_interval_secs=config.eval_interval_secs,
       timeout=config.eval_timeout_secs):
-    try:
-      metrics = evaluate(config, prefix)
-    except (runtime.UserInputError, tf.errors.NotFoundError):
-      if tf.io.gfile.exists(prefix + '.index'):
-        raise
-      logging.warning('%s was deleted before it could be evaluated (the '
-                      'trainer keeps --keep_checkpoint_max); waiting for the '
-                      'next checkpoint', prefix)
+    problem = checkpoints.checkpoint_problem(prefix)
+    if problem is None:
+      try:
+        metrics = evaluate(config, prefix)
+      except (runtime.UserInputError, ValueError, tf.errors.OpError):
+        # The trainer's rotation may delete it between the check and the
+        # restore ('not a valid checkpoint', NotFound, DataLoss).
+        problem = checkpoints.checkpoint_problem(prefix)
+        if problem is None:
+          raise
+    if problem is not None:
+      if not glob.glob(glob.escape(prefix) + '.*'):
+        logging.warning('%s was deleted before it could be evaluated (the '
+                        'trainer keeps --keep_checkpoint_max); waiting for '
+                        'the next checkpoint', prefix)
+      else:
+        logging.warning('skipping checkpoint %s: %s; waiting for the next '
+                        'checkpoint', prefix, problem)
       continue
     results.append(metrics)
     if on_metrics is not None:
@@ -268,6 +339,43 @@ def evaluate_continuously(config, on_metrics=None):
   return results
 
 
+def evaluate_served(config):
+  """Evaluates an exported model (`config.model_file`) like a checkpoint.
+
+  A frozen `.pb`, a `.tflite` file or a SavedModel folder
+  (`tf1cnn.served`) runs over `config.eval_split` of the image folder
+  `config.data.data_dir`, fed the pixels the evaluation pipeline makes
+  (the export's recorded decode mode and eval geometry; the normalisation is
+  inside the export). Returns the metrics dict of `evaluate`, with
+  `model_file` and `format` in place of the checkpoint.
+
+  Raises:
+    UserInputError: a missing or foreign model file, data it cannot read.
+  """
+  if config.data.dataset != 'image_folder':
+    raise runtime.UserInputError(
+        f'--model_file evaluates image folders; --dataset={config.data.dataset}'
+        ' has no image files to feed it')
+  if not config.data.data_dir:
+    raise runtime.UserInputError('--model_file needs --data_dir')
+  with served.load(config.model_file) as model:
+    confusion, class_names = served.evaluate_split(
+        model, config.data.data_dir, config.eval_split,
+        batch_size=config.eval_batch_size,
+        bad_images=config.input.bad_images)
+    kind, run_config = model.kind, model.run_config
+  metrics = metrics_from_confusion(confusion, class_names)
+  # The step of the exported checkpoint (its name: it may be gone now).
+  step = re.search(r'-(\d+)$', run_config.get('source_checkpoint') or '')
+  metrics.update(global_step=int(step.group(1)) if step else None,
+                 model_file=config.model_file, format=kind,
+                 split=config.eval_split, model=run_config.get('model'))
+  logging.info('evaluated %s: accuracy %.4f on %d examples',
+               config.model_file, metrics['accuracy'],
+               metrics['num_examples'])
+  return metrics
+
+
 def run(config, on_metrics=None):
   """`evaluate` once, or `evaluate_continuously` with `eval_interval_secs`.
 
@@ -280,7 +388,8 @@ def run(config, on_metrics=None):
   """
   if config.eval_interval_secs > 0:
     return evaluate_continuously(config, on_metrics)[-1]
-  metrics = evaluate(config)
+  metrics = (evaluate_served(config) if getattr(config, 'model_file', '')
+             else evaluate(config))
   if on_metrics is not None:
     on_metrics(metrics)
   return metrics

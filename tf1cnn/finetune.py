@@ -66,7 +66,8 @@ def trainable_variables(scopes):
   return chosen
 
 
-def warm_start_init_fn(source, model_variables, exclude=(), name_rules=()):
+def warm_start_init_fn(source, model_variables, exclude=(), name_rules=(),
+                       ignore_missing_vars=False):
   """Builds the restore of `model_variables` from `source` (graph time).
 
   Args:
@@ -75,6 +76,8 @@ def warm_start_init_fn(source, model_variables, exclude=(), name_rules=()):
     exclude: scopes left out (initialised as usual).
     name_rules: `--checkpoint_var_map` rules for the source's names (a
       checkpoint another program wrote, a model-zoo checkpoint).
+    ignore_missing_vars: variables the source lacks keep their initial
+      values (logged) instead of being an error (TF-Slim's flag).
 
   Returns:
     `init_fn(scaffold, session)` for `tf.compat.v1.train.Scaffold`.
@@ -90,6 +93,16 @@ def warm_start_init_fn(source, model_variables, exclude=(), name_rules=()):
   var_map, _ = checkpoints.restore_var_map(
       prefix, [v for v in model_variables if v.ref() not in left_out],
       name_rules=name_rules)
+  if ignore_missing_vars:
+    stored = checkpoints.checkpoint_variables(prefix)
+    lacking = sorted(name for name in var_map if name not in stored)
+    for name in lacking:
+      del var_map[name]
+    if lacking:
+      logging.warning('--ignore_missing_vars: %d variable(s) not in %s keep '
+                      'their initial values: %s', len(lacking), prefix,
+                      ', '.join(lacking[:5]) + (' ...' if len(lacking) > 5
+                                                else ''))
   checkpoints.check_compatible(
       prefix, var_map, name_rules=name_rules,
       what='this model (leave such layers out with --warm_start_exclude)')

@@ -112,8 +112,9 @@ def _define_common(fv, model='lenet5', dataset='image_folder'):
                       'inputs.preprocess.list_preprocessings()); empty = the '
                       'model\'s default. Recorded with the model.',
                       flag_values=fv)
-  flags.DEFINE_enum('precision', 'fp32', config_lib.PRECISIONS,
-                    'fp32; bf16: oneDNN bfloat16 graph rewrite (CPUs with '
+  flags.DEFINE_enum('precision', 'auto', config_lib.PRECISIONS,
+                    'auto: fp16 on GPUs with tensor cores, bf16 on CPUs with '
+                    'AMX, else fp32; fp32; bf16: oneDNN bfloat16 graph rewrite (CPUs with '
                     'avx512_bf16/AMX); fp16: automatic mixed precision with '
                     'dynamic loss scaling (GPUs). Weights and checkpoints '
                     'stay float32.', flag_values=fv)
@@ -129,6 +130,8 @@ def _define_common(fv, model='lenet5', dataset='image_folder'):
 
 def _define_train(fv):
   """Training: batch, steps, optimizer, schedule, checkpoints, cluster."""
+  _define_slim_train(fv)
+  _define_train_features(fv)
   flags.DEFINE_string('train_split', 'train', 'Split used for training.',
                       flag_values=fv)
   flags.DEFINE_integer('batch_size', 32, 'Training batch size.',
@@ -141,16 +144,20 @@ def _define_train(fv):
                      lower_bound=0.0, flag_values=fv)
   flags.DEFINE_enum('optimizer', 'adam', config_lib.OPTIMIZERS, 'Optimizer.',
                     flag_values=fv)
-  flags.DEFINE_float('momentum', 0.9, 'Momentum (momentum and rmsprop).',
-                     lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_float('momentum', 0.9, 'Momentum (momentum, and rmsprop '
+                     'unless --rmsprop_momentum).', lower_bound=0.0,
+                     flag_values=fv)
   flags.DEFINE_enum('lr_schedule', 'fixed', config_lib.LR_SCHEDULES,
                     'fixed; exponential: lr * lr_decay_rate^(epoch / '
-                    'lr_decay_epochs), staircase; cosine: cosine decay to 0 '
-                    'over the run.', flag_values=fv)
+                    'lr_decay_epochs), staircase; polynomial: linear decay '
+                    '(TF-Slim\'s, power 1) to --end_learning_rate over '
+                    'lr_decay_epochs, then constant; cosine: cosine decay to '
+                    '0 over the run.', flag_values=fv)
   flags.DEFINE_float('lr_decay_rate', 0.1, 'Exponential decay factor.',
                      lower_bound=0.0, flag_values=fv)
   flags.DEFINE_float('lr_decay_epochs', 10.0, 'Epochs per exponential '
-                     'decay.', lower_bound=0.0, flag_values=fv)
+                     'decay; length of the polynomial decay.',
+                     lower_bound=0.0, flag_values=fv)
   flags.DEFINE_float('warmup_epochs', 0.0, 'Linear learning-rate warm-up.',
                      lower_bound=0.0, flag_values=fv)
   flags.DEFINE_float('weight_decay', 0.0, 'L2 coefficient (tf.nn.l2_loss).',
@@ -206,6 +213,89 @@ def _define_train(fv):
   flags.DEFINE_integer('task_index', 0, 'This task\'s index in its job; '
                        'worker 0 is the chief (checkpoints, summaries).',
                        lower_bound=0, flag_values=fv)
+  flags.DEFINE_boolean('sync_replicas', False, 'Cluster only: synchronous '
+                       'training (SyncReplicasOptimizer): each step averages '
+                       '--replicas_to_aggregate workers\' gradients; default '
+                       'asynchronous.', flag_values=fv)
+  flags.DEFINE_integer('replicas_to_aggregate', 0, 'With --sync_replicas: '
+                       'gradients averaged per step; 0 = the number of '
+                       'workers.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_integer('cluster_timeout_secs', 60, 'Cluster only: a worker '
+                       'gives up, with a message naming the address, when a '
+                       'parameter server has not answered for this long.',
+                       lower_bound=1, flag_values=fv)
+
+
+def _define_slim_train(fv):
+  """TF-Slim training flags that have no tf1cnn equivalent of their own."""
+  flags.DEFINE_boolean('ignore_missing_vars', False, 'Warm start: variables '
+                       'the --warm_start_from checkpoint lacks keep their '
+                       'initial values (TF-Slim\'s flag) instead of being '
+                       'an error.', flag_values=fv)
+  flags.DEFINE_integer('save_summaries_secs', 0, 'Write summaries every N '
+                       'seconds instead of every --log_every_n_steps steps '
+                       '(0: by steps).', lower_bound=0, flag_values=fv)
+  flags.DEFINE_integer('num_clones', 0, 'TF-Slim\'s model clones: N > 1 '
+                       'trains one tower on each of gpu:0..N-1 (same as '
+                       '--devices); 0: use --devices.', lower_bound=0,
+                       flag_values=fv)
+
+
+def _bounds(name):
+  low, high = config_lib.RANGES[name]
+  return dict(lower_bound=low, upper_bound=high)
+
+
+def _define_train_features(fv):
+  """Training: label smoothing, clipping, histograms, optimizer settings.
+
+  TF-Slim's names and defaults, except `--opt_epsilon` (unset: each
+  optimizer's TensorFlow default; Slim's is 1.0) and `--rmsprop_momentum`
+  (unset: `--momentum`).
+  """
+  flags.DEFINE_float('end_learning_rate', 1e-4, 'Where --lr_schedule='
+                     'polynomial ends.', flag_values=fv,
+                     **_bounds('end_learning_rate'))
+  flags.DEFINE_float('label_smoothing', 0.0, 'Train on one-hot labels * '
+                     '(1 - s) + s / num_classes (TF-Slim\'s); 0: off.',
+                     flag_values=fv, **_bounds('label_smoothing'))
+  flags.DEFINE_float('clip_gradient_norm', 0.0, 'Clip the gradients by '
+                     'their global norm (after the tower average and the '
+                     'fp16 loss scale); 0: off.', flag_values=fv,
+                     **_bounds('clip_gradient_norm'))
+  flags.DEFINE_boolean('summarize_histograms', False, 'Also write '
+                       'histograms of the weights, gradients and activations '
+                       'to TensorBoard (slower summaries).', flag_values=fv)
+  flags.DEFINE_float('adam_beta1', 0.9, 'Adam: decay of the 1st moment.',
+                     flag_values=fv, **_bounds('adam_beta1'))
+  flags.DEFINE_float('adam_beta2', 0.999, 'Adam: decay of the 2nd moment.',
+                     flag_values=fv, **_bounds('adam_beta2'))
+  flags.DEFINE_float('opt_epsilon', None, 'Epsilon of adam, rmsprop and '
+                     'adadelta; unset: TensorFlow\'s default of each (1e-8, '
+                     '1e-10, 1e-8). TF-Slim\'s default is 1.0.',
+                     flag_values=fv, **_bounds('opt_epsilon'))
+  flags.DEFINE_float('rmsprop_decay', 0.9, 'RMSProp: decay of the squared '
+                     'gradient average.', flag_values=fv,
+                     **_bounds('rmsprop_decay'))
+  flags.DEFINE_float('rmsprop_momentum', None, 'RMSProp: momentum; unset: '
+                     '--momentum.', flag_values=fv,
+                     **_bounds('rmsprop_momentum'))
+  flags.DEFINE_float('adadelta_rho', 0.95, 'Adadelta: decay rate.',
+                     flag_values=fv, **_bounds('adadelta_rho'))
+  flags.DEFINE_float('adagrad_initial_accumulator_value', 0.1, 'Adagrad: '
+                     'starting value of the accumulators (> 0).',
+                     flag_values=fv,
+                     **_bounds('adagrad_initial_accumulator_value'))
+  flags.DEFINE_float('ftrl_learning_rate_power', -0.5, 'FTRL: learning-rate '
+                     'power (<= 0).', flag_values=fv,
+                     **_bounds('ftrl_learning_rate_power'))
+  flags.DEFINE_float('ftrl_initial_accumulator_value', 0.1, 'FTRL: starting '
+                     'value of the accumulators.', flag_values=fv,
+                     **_bounds('ftrl_initial_accumulator_value'))
+  flags.DEFINE_float('ftrl_l1', 0.0, 'FTRL: L1 regularisation strength.',
+                     flag_values=fv, **_bounds('ftrl_l1'))
+  flags.DEFINE_float('ftrl_l2', 0.0, 'FTRL: L2 regularisation strength.',
+                     flag_values=fv, **_bounds('ftrl_l2'))
 
 
 def _define_eval(fv):
@@ -233,6 +323,13 @@ def _define_eval(fv):
   flags.DEFINE_integer('eval_timeout_secs', 1800, 'Continuous evaluation '
                        'stops after this many seconds without a new '
                        'checkpoint.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_string('model_file', '', 'Evaluate an export instead of a '
+                      'checkpoint: a frozen .pb, a .tflite file or a '
+                      'SavedModel folder (image folders only).',
+                      flag_values=fv)
+  flags.DEFINE_integer('max_num_batches', 0, 'Evaluate only the first N '
+                       'batches (TF-Slim\'s flag); 0: the whole split.',
+                       lower_bound=0, flag_values=fv)
 
 
 def _define_export(fv):
@@ -249,6 +346,17 @@ def _define_export(fv):
                       flag_values=fv)
   flags.DEFINE_integer('export_version', None, 'Export version; default the '
                        'checkpoint\'s step.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_list('formats', ['saved_model'], 'Formats to write into the '
+                    'version folder: saved_model, frozen (frozen/model.pb), '
+                    'tflite, tflite_dynamic, tflite_int8 (tflite/*.tflite), '
+                    'or all. Each is compared with the checkpoint first.',
+                    flag_values=fv)
+  flags.DEFINE_integer('verify_images', 32, 'Images of --data_dir\'s test '
+                       'split each format is compared with the checkpoint '
+                       'on.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('representative_images', 200, 'Training images '
+                       'tflite_int8 is calibrated on (at most).',
+                       lower_bound=1, flag_values=fv)
 
 
 def _define_predict(fv):
@@ -283,7 +391,7 @@ def _define_benchmark(fv):
                        'min and max are reported).', lower_bound=1,
                        flag_values=fv)
   pipelines = ('synthetic',) + config_lib.PIPELINES
-  precisions = ('auto',) + config_lib.PRECISIONS
+  precisions = config_lib.PRECISIONS
   flags.DEFINE_list('pipeline', list(pipelines), 'Training pipelines to '
                     'time: ' + ', '.join(pipelines) + '.', flag_values=fv)
   flags.register_validator(
@@ -327,6 +435,11 @@ def _define_benchmark(fv):
                       flag_values=fv)
   flags.DEFINE_string('json', '', 'Also write the results here.',
                       flag_values=fv)
+  flags.DEFINE_boolean('serving_formats', True, 'Export the fp32 accuracy '
+                       'checkpoint in every format and time inference of '
+                       'each (SavedModel, frozen, TFLite float, dynamic, '
+                       'int8) on the test split with its accuracy.',
+                       flag_values=fv)
 
 
 def _define_sample(fv):
@@ -383,6 +496,42 @@ def define(groups, flag_values=FLAGS, **defaults):
       _define_common(flag_values, **defaults)
     else:
       GROUPS[group](flag_values)
+  _define_slim_aliases(flag_values)
+
+
+# TF-Slim's train_image_classifier.py / eval_image_classifier.py names ->
+# tf1cnn's, per group (Slim's flags with tf1cnn's own meaning are defined
+# under their Slim names: label_smoothing, opt_epsilon, adam_beta1, ...).
+SLIM_ALIASES = {
+    'common': {'dataset_dir': 'data_dir', 'dataset_name': 'dataset',
+               'model_name': 'model', 'num_readers': 'input_threads'},
+    'train': {'dataset_split_name': 'train_split',
+              'max_number_of_steps': 'max_steps',
+              'train_image_size': 'image_size',
+              'checkpoint_exclude_scopes': 'warm_start_exclude',
+              'checkpoint_path': 'warm_start_from',
+              'save_interval_secs': 'save_checkpoint_secs',
+              'learning_rate_decay_type': 'lr_schedule',
+              'learning_rate_decay_factor': 'lr_decay_rate',
+              'num_epochs_per_decay': 'lr_decay_epochs'},
+    'eval': {'dataset_split_name': 'eval_split',
+             'eval_image_size': 'image_size'},
+}
+
+
+def _define_slim_aliases(flag_values):
+  """Defines TF-Slim's flag names as absl aliases of tf1cnn's flags.
+
+  `--checkpoint_path` of a training program has Slim's meaning: warm start
+  from that checkpoint unless `--train_dir` already has one.
+  """
+  for group, aliases in SLIM_ALIASES.items():
+    if _MARKERS[group] not in flag_values:
+      continue
+    for alias, name in aliases.items():
+      if alias in flag_values or name not in flag_values:
+        continue
+      flags.DEFINE_alias(alias, name, flag_values=flag_values)
 
 
 _ALL_NAMES = None

@@ -37,7 +37,7 @@ from tf1cnn import runtime
 
 _V1 = tf.compat.v1
 
-PRECISIONS = ('fp32', 'bf16', 'fp16')
+PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 # Graph collection of the fp16 loss-scale variables (optional in checkpoints).
 LOSS_SCALE_VARIABLES = 'tf1cnn_loss_scale_variables'
 CPUINFO = '/proc/cpuinfo'
@@ -98,11 +98,51 @@ def support(precision, cpuinfo=CPUINFO):
       f'--precision={precision!r}: use {", ".join(PRECISIONS)}')
 
 
+# Below this compute capability a GPU has no tensor cores (fp16 would not
+# be faster).
+TENSOR_CORE_CAPABILITY = (7, 0)
+
+
+def _gpu_capabilities():
+  capabilities = []
+  for gpu in tf.config.list_physical_devices('GPU'):
+    try:
+      details = tf.config.experimental.get_device_details(gpu)
+    except (ValueError, RuntimeError):
+      details = {}
+    capabilities.append(tuple(details.get('compute_capability') or (0, 0)))
+  return capabilities
+
+
+def choose_auto(cpuinfo=CPUINFO, gpu_capabilities=None):
+  """What `--precision=auto` picks here: `(precision, reason)`.
+
+  fp16 on GPUs with tensor cores; bf16 on CPUs with AMX (where oneDNN's
+  bfloat16 kernels are faster than fp32); fp32 elsewhere, including CPUs
+  with avx512_bf16 but no AMX, where bf16 trains slower (0.68x measured).
+  """
+  capabilities = (_gpu_capabilities() if gpu_capabilities is None
+                  else gpu_capabilities)
+  if capabilities:
+    if min(capabilities) >= TENSOR_CORE_CAPABILITY:
+      return 'fp16', ('GPU(s) with tensor cores (compute capability '
+                      f'{".".join(map(str, min(capabilities)))})')
+    return 'fp32', 'a GPU without tensor cores (compute capability < 7.0)'
+  flags = cpu_flags(cpuinfo)
+  if 'amx_bf16' in flags and onednn_enabled():
+    return 'bf16', 'a CPU with AMX (amx_bf16) and oneDNN'
+  if 'avx512_bf16' in flags:
+    return 'fp32', ('the CPU has avx512_bf16 but no AMX: bf16 is slower '
+                    'than fp32 there')
+  return 'fp32', 'no bfloat16 hardware and no GPU'
+
+
 def resolve(precision, fallback=False, cpuinfo=CPUINFO):
   """Returns the precision to use, or raises when it is unsupported here.
 
   Args:
-    precision: 'fp32', 'bf16' or 'fp16' ('' means fp32).
+    precision: 'auto', 'fp32', 'bf16' or 'fp16' ('' means fp32); 'auto' is
+      `choose_auto`'s pick.
     fallback: fall back to fp32 (with a warning) instead of failing.
     cpuinfo: where to read CPU flags (tests pass a file).
 
@@ -110,8 +150,16 @@ def resolve(precision, fallback=False, cpuinfo=CPUINFO):
     UserInputError: unknown or unsupported precision without `fallback`.
   """
   precision = precision or 'fp32'
+  if precision == 'auto':
+    chosen, reason = choose_auto(cpuinfo)
+    logging.info('--precision=auto: %s (%s)', chosen, reason)
+    return chosen
   supported, reason = support(precision, cpuinfo)
   if supported:
+    if precision == 'bf16' and 'amx_bf16' not in cpu_flags(cpuinfo):
+      logging.warning('--precision=bf16 on a CPU without AMX (amx_bf16): '
+                      'oneDNN\'s bfloat16 kernels are usually slower than '
+                      'fp32 there; --precision=auto picks fp32')
     return precision
   if fallback:
     logging.warning('--precision=%s is not supported on this machine: %s; '

@@ -23,6 +23,7 @@ from typing import List, Tuple
 import tensorflow as tf
 from absl import logging
 
+from tf1cnn import progress
 from tf1cnn import runtime
 from tf1cnn.inputs import image_folder
 
@@ -88,7 +89,7 @@ def list_image_files(paths):
 
 
 def predict_files(saved_model_dir, paths, top_k=3, batch_size=64,
-                  bad_images='fail'):
+                  bad_images='fail', on_prediction=None):
   """Classifies image files with an exported SavedModel.
 
   Args:
@@ -97,6 +98,8 @@ def predict_files(saved_model_dir, paths, top_k=3, batch_size=64,
     top_k: classes reported per file (at most the number of classes).
     batch_size: files per `sess.run`.
     bad_images: 'fail' (error naming the file) or 'skip'.
+    on_prediction: called with each `Prediction` as soon as its batch is
+      classified (the program prints them as they come).
 
   Returns:
     `(predictions, num_skipped)`: a `Prediction` per usable file, in order.
@@ -133,6 +136,8 @@ def predict_files(saved_model_dir, paths, top_k=3, batch_size=64,
       fetch_name = signature.outputs['probabilities'].name
       class_names = _class_names(sess, signature, model_dir)
       top_k = min(top_k, len(class_names))
+      counter = progress.Progress('classified', total=len(files),
+                                  unit='files')
       for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
         encoded = []
@@ -144,6 +149,10 @@ def predict_files(saved_model_dir, paths, top_k=3, batch_size=64,
           order = row.argsort()[::-1][:top_k]
           predictions.append(Prediction(
               path, [(class_names[i], float(row[i])) for i in order]))
+          if on_prediction is not None:
+            on_prediction(predictions[-1])
+        counter.add(len(chunk))
+      counter.done()
   logging.info('classified %d files with %s%s', len(predictions), model_dir,
                f' ({num_skipped} unreadable skipped)' if num_skipped else '')
   return predictions, num_skipped
@@ -165,10 +174,13 @@ def _class_names(sess, signature, model_dir):
       f'{SIGNATURE!r} signature)')
 
 
+def format_prediction(prediction, width=0):
+  """The path, then `class probability` pairs."""
+  return f'{prediction.path:<{width}}  ' + '  '.join(
+      f'{name} {probability:.4f}' for name, probability in prediction.classes)
+
+
 def format_predictions(predictions):
-  """One line per file: the path, then `class probability` pairs."""
+  """One line per file (paths aligned)."""
   width = max(len(p.path) for p in predictions)
-  return '\n'.join(
-      f'{p.path:<{width}}  ' + '  '.join(f'{name} {probability:.4f}'
-                                          for name, probability in p.classes)
-      for p in predictions)
+  return '\n'.join(format_prediction(p, width) for p in predictions)

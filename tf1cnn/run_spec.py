@@ -202,6 +202,17 @@ def resolve_preprocessing(config, builder, recorded=None):
   return preprocess.Preprocessing(recipe=recipe, decode=decode)
 
 
+def _devices(config):
+  """`--devices`, or TF-Slim's `--num_clones` GPUs."""
+  if config.num_clones > 1:
+    if config.devices:
+      raise runtime.UserInputError(
+          f'--num_clones={config.num_clones} and --devices={config.devices}: '
+          'give one of them')
+    return ','.join(f'gpu:{i}' for i in range(config.num_clones))
+  return config.devices
+
+
 def training_network_options(config):
   """The generic training flags a network takes: weight decay, dropout.
 
@@ -242,12 +253,46 @@ def for_training(config):
       preprocessing=resolve_preprocessing(config, builder),
       precision=precision_lib.resolve(config.precision,
                                       config.precision_fallback),
-      devices=distributed.parse_devices(config.devices))
+      devices=distributed.parse_devices(_devices(config)))
   inputs.check_options(data.dataset, config.input.pipeline,
                        spec.input_options(is_training=True))
   # The network's own options are checked when the factory is asked.
   spec.network_fn(is_training=True, **training_network_options(config))
+  check_image_size(builder, spec, is_training=True,
+                   **training_network_options(config))
   return spec
+
+
+def check_image_size(builder, spec, is_training=False, **options):
+  """Refuses an image size below the model's minimum, naming both.
+
+  A model may declare `min_image_size`; one that does not is built once
+  in a scratch graph when the size is below its default, so a size its
+  layers cannot take ('Negative dimension size') is one line here rather
+  than a traceback later.
+
+  Raises:
+    UserInputError: naming --image_size and the model.
+  """
+  minimum = getattr(builder, 'min_image_size', None)
+  if minimum and spec.image_size < minimum:
+    raise runtime.UserInputError(
+        f'--image_size={spec.image_size} is too small for --model='
+        f'{spec.model}: it takes images of at least {minimum}x{minimum}')
+  default = getattr(builder, 'default_image_size', None)
+  if minimum or not default or spec.image_size >= default:
+    return
+  with tf.Graph().as_default():
+    images = tf.compat.v1.placeholder(
+        tf.float32, [_batch_size(spec.config), spec.image_size,
+                     spec.image_size, spec.channels])
+    try:
+      spec.network_fn(is_training=is_training, **options)(images)
+    except ValueError as e:
+      first = str(e).strip().splitlines()[0] if str(e).strip() else ''
+      raise runtime.UserInputError(
+          f'--image_size={spec.image_size} is too small for --model='
+          f'{spec.model} ({first[:160]})') from None
 
 
 def _check_user_model_file(model, run_config):

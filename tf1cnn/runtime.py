@@ -94,11 +94,13 @@ def run_main(main_fn, flags_parser=None):
     flags_parser: absl's `flags_parser` (`tf1cnn.flags.parse` expands
       flagfiles shared between programs); default absl's own.
   """
+  from tf1cnn import config as config_lib  # pylint: disable=g-import-not-at-top
+
   def _wrapped(argv):
     configure_logging()
     try:
       return main_fn(argv)
-    except UserInputError as e:
+    except (UserInputError, config_lib.ConfigError) as e:
       logging.flush()
       sys.stdout.flush()
       sys.stderr.write(f'error: {e}\n')

@@ -5,8 +5,10 @@ steps that the benchmark reuses: `build_train_graph(spec)` builds one
 graph:
 
     input pipeline (pinned to the CPU) -> network (is_training=True)
-    -> loss = sparse softmax cross-entropy + REGULARIZATION_LOSSES
-    -> optimizer.minimize, run after the UPDATE_OPS (batch norm statistics)
+    -> loss = softmax cross-entropy (optionally label-smoothed)
+              + REGULARIZATION_LOSSES
+    -> gradients (optionally clipped by global norm) applied by the
+       optimizer (`tf1cnn.optimizers`), after the UPDATE_OPS (batch norm)
     -> optional ExponentialMovingAverage of the weights
 
 `default_hooks` gives the hooks, `prepare_train_dir` checks a checkpoint to
@@ -14,20 +16,31 @@ resume and writes the run's metadata, and `run_training` runs it all in a
 `MonitoredTrainingSession`, which starts the queue runners,
 restores the latest checkpoint of `train_dir` (resume), saves checkpoints
 (`Saver(max_to_keep=keep_checkpoint_max)`) and summaries (loss, accuracy,
-learning rate, queue fill, a few input images). A log line every
+learning rate, queue fill, a few input images; tags in `tf1cnn.summaries`,
+the same as evaluation's where they mean the same). A log line every
 `log_every_n_steps` gives loss, batch accuracy, examples/sec and time left.
 `InputWaitHook` warns when the model waits on its input, and
 `profile_every_n_steps` writes a Chrome trace of one step (`ProfilerHook`).
 
-Ctrl-C stops after the current step and saves a checkpoint (a second Ctrl-C
-aborts at once). Before anything is written, a checkpoint already in
-`train_dir` is checked against the new graph, so pointing a run at another
-model's directory is an error naming the checkpoint, and that checkpoint is
-left untouched.
+Ctrl-C (SIGINT) or SIGTERM stops after the current step and saves a
+checkpoint (a second signal aborts at once); the result says `interrupted`
+and the programs exit 128 + the signal (130, 143), so a scheduler tells a
+preempted run from a finished one. A run whose `train_dir` already holds a
+checkpoint at (or past) its last step trains nothing and says so
+(`already_finished`). Every run ends with a checkpoint of its final step,
+whatever the save interval. Before anything is written, `train_dir` must be
+writable, stale `*.tempstate*` files of a killed save are removed, and a
+checkpoint already there is checked against the new graph, so pointing a run
+at another model's directory is an error naming the checkpoint, and that
+checkpoint is left untouched. Resuming takes the newest intact checkpoint
+(`checkpoints.latest_checkpoint`: found by its files, damaged ones skipped
+with a warning). A full disk stops the run with one line naming
+`train_dir` and the last good checkpoint.
 """
 
 import contextlib
 import dataclasses
+import functools
 import math
 import os
 import signal
@@ -41,57 +54,30 @@ from absl import logging
 from tf1cnn import checkpoints
 from tf1cnn import distributed
 from tf1cnn import finetune
+from tf1cnn import optimizers
 from tf1cnn import precision
 from tf1cnn import run_spec
 from tf1cnn import runtime
+from tf1cnn import writable
+from tf1cnn import summaries
 from tf1cnn.inputs import device
 from tf1cnn.inputs import pipeline
 
 _V1 = tf.compat.v1
 
 
-def learning_rate_schedule(config, global_step, steps_per_epoch, total_steps):
-  """Returns the learning-rate tensor for `config.lr_schedule`.
-
-  Args:
-    config: the OptimizerConfig.
-    global_step: the global step tensor.
-    steps_per_epoch: steps in one epoch (float).
-    total_steps: planned number of steps (for cosine decay).
-  """
-  step = tf.cast(global_step, tf.float32)
-  base = tf.constant(config.learning_rate, tf.float32)
-  if config.lr_schedule == 'fixed':
-    lr = base
-  elif config.lr_schedule == 'exponential':
-    decay_steps = max(1.0, config.lr_decay_epochs * steps_per_epoch)
-    lr = base * tf.pow(config.lr_decay_rate, tf.floor(step / decay_steps))
-  elif config.lr_schedule == 'cosine':
-    progress = tf.minimum(step / float(max(1, total_steps)), 1.0)
-    lr = base * 0.5 * (1.0 + tf.cos(math.pi * progress))
-  else:
-    raise ValueError(f'lr_schedule {config.lr_schedule!r}')
-  if config.warmup_epochs > 0:
-    warmup_steps = config.warmup_epochs * steps_per_epoch
-    lr = lr * tf.minimum(1.0, (step + 1.0) / warmup_steps)
-  return tf.identity(lr, name='learning_rate')
+# The schedule and the optimizer factory live in `tf1cnn.optimizers`.
+learning_rate_schedule = optimizers.learning_rate_schedule
+make_optimizer = optimizers.make_optimizer
 
 
-def make_optimizer(name, learning_rate, momentum=0.9):
-  """Returns a `tf.compat.v1.train` optimizer by name."""
-  if name == 'adam':
-    return _V1.train.AdamOptimizer(learning_rate)
-  if name == 'momentum':
-    return _V1.train.MomentumOptimizer(learning_rate, momentum)
-  if name == 'sgd':
-    return _V1.train.GradientDescentOptimizer(learning_rate)
-  if name == 'rmsprop':
-    return _V1.train.RMSPropOptimizer(learning_rate, momentum=momentum)
-  raise ValueError(f'optimizer {name!r}')
+def total_loss(logits, labels, regularization_scope=None, name='total_loss',
+               label_smoothing=0.0):
+  """Mean softmax cross-entropy plus the REGULARIZATION_LOSSES.
 
-
-def total_loss(logits, labels, regularization_scope=None, name='total_loss'):
-  """Mean sparse softmax cross-entropy plus the REGULARIZATION_LOSSES.
+  With `label_smoothing` = s > 0 the targets are TF-Slim's smoothed one-hot
+  labels, `one_hot * (1 - s) + s / num_classes`
+  (`tf.compat.v1.losses.softmax_cross_entropy(label_smoothing=s)`).
 
   Args:
     logits: `[batch, classes]`.
@@ -99,14 +85,26 @@ def total_loss(logits, labels, regularization_scope=None, name='total_loss'):
     regularization_scope: count only the regularisation losses whose name
       starts with this scope (one tower's); None counts them all.
     name: name of the total.
+    label_smoothing: s in [0, 1]; 0 trains on the plain labels.
 
   Returns:
     `(total, cross_entropy)` scalar tensors.
   """
-  cross_entropy = tf.reduce_mean(
-      tf.nn.sparse_softmax_cross_entropy_with_logits(
-          labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)),
-      name='cross_entropy')
+  logits = tf.cast(logits, tf.float32)
+  labels = tf.cast(labels, tf.int32)
+  if label_smoothing:
+    num_classes = tf.shape(logits)[-1]
+    targets = (tf.one_hot(labels, num_classes) * (1.0 - label_smoothing) +
+               label_smoothing / tf.cast(num_classes, tf.float32))
+    cross_entropy = tf.reduce_mean(
+        tf.nn.softmax_cross_entropy_with_logits(
+            labels=tf.stop_gradient(targets), logits=logits),
+        name='cross_entropy')
+  else:
+    cross_entropy = tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels,
+                                                       logits=logits),
+        name='cross_entropy')
   regularization = _V1.get_collection(_V1.GraphKeys.REGULARIZATION_LOSSES,
                                       regularization_scope)
   if regularization:
@@ -117,12 +115,18 @@ def total_loss(logits, labels, regularization_scope=None, name='total_loss'):
 
 
 def build_train_op(loss, optimizer, global_step, moving_average_decay=0.0,
-                   var_list=None, grads_and_vars=None, update_ops=None):
+                   var_list=None, grads_and_vars=None, update_ops=None,
+                   clip_gradient_norm=0.0, summarize_gradients=False,
+                   sync_cluster=None):
   """Creates the train op; it runs after the batch-norm update ops.
 
   With `moving_average_decay > 0` an `ExponentialMovingAverage` of the
   trainable variables is updated after each step (shadow variables
   `<var>/ExponentialMovingAverage`, restored by evaluation).
+
+  With `clip_gradient_norm > 0` the gradients (already averaged over towers
+  and unscaled by an fp16 loss-scale optimizer, whose `compute_gradients`
+  does that) are clipped by their global norm before they are applied.
 
   Args:
     loss: the loss to minimise (ignored when `grads_and_vars` is given).
@@ -132,9 +136,31 @@ def build_train_op(loss, optimizer, global_step, moving_average_decay=0.0,
     var_list: variables to train (default: all trainable).
     grads_and_vars: precomputed gradients (e.g. averaged over towers).
     update_ops: ops to run first; default the UPDATE_OPS collection.
+    clip_gradient_norm: largest global norm of the gradients; 0: no clip.
+    summarize_gradients: add `gradients/<variable>` histograms (of the
+      gradients applied).
+    sync_cluster: a ClusterConfig with `sync_replicas`: the gradients go to
+      a SyncReplicasOptimizer, which also applies the moving averages
+      (`distributed.build_sync_train_op`).
   """
   if update_ops is None:
     update_ops = _V1.get_collection(_V1.GraphKeys.UPDATE_OPS)
+  if grads_and_vars is None and (clip_gradient_norm or summarize_gradients):
+    grads_and_vars = optimizer.compute_gradients(loss, var_list=var_list)
+  if grads_and_vars is not None:
+    grads_and_vars = optimizers.clip_gradients(grads_and_vars,
+                                               clip_gradient_norm)
+    if summarize_gradients:
+      summaries.add_histograms(grads_and_vars=grads_and_vars)
+  if sync_cluster is not None and sync_cluster.sync_replicas:
+    if grads_and_vars is None:
+      grads_and_vars = optimizer.compute_gradients(loss, var_list=var_list)
+    ema = (_V1.train.ExponentialMovingAverage(moving_average_decay,
+                                              global_step)
+           if moving_average_decay else None)
+    return distributed.build_sync_train_op(
+        optimizer, sync_cluster, global_step, grads_and_vars, update_ops,
+        ema, var_list or _V1.trainable_variables())
   with tf.control_dependencies(update_ops):
     if grads_and_vars is not None:
       train_op = optimizer.apply_gradients(grads_and_vars,
@@ -179,6 +205,8 @@ class _LoggingHook(_V1.train.SessionRunHook):
       return
     if step % self._every and step != self._last_step:
       return
+    if step == self._start_step:  # sync replicas: the step did not move yet
+      return
     steps = step - self._start_step
     elapsed = now - self._start_time
     rate = steps * self._batch_size / elapsed if elapsed > 0 else 0.0
@@ -211,15 +239,27 @@ def _format_seconds(seconds):
 def _training_failures(config, input_ops):
   """Turns an input failure or a NaN loss into one-line UserInputErrors.
 
-  The checkpoints written so far stay; the message names the latest.
+  A failed write (a full disk, a file system gone read-only: checkpoints,
+  summaries, the state file) is one line naming `--train_dir` too. The
+  checkpoints written so far stay; the message names the latest intact one.
   """
   def kept():
-    latest = checkpoints.latest_checkpoint(config.train_dir)
+    try:
+      latest = checkpoints.latest_checkpoint(config.train_dir)
+    except runtime.UserInputError:
+      latest = None
     return (f'; the latest checkpoint, {latest}, is kept' if latest else
             '; no checkpoint was written yet')
   try:
     yield
-  except tf.errors.OpError as e:
+  except (tf.errors.OpError, OSError) as e:
+    if writable.is_write_failure(e):
+      reason = str(getattr(e, 'message', None) or e).strip().splitlines()
+      raise runtime.UserInputError(
+          f'writing to --train_dir={config.train_dir} failed: '
+          f'{reason[0] if reason else type(e).__name__}' + kept()) from None
+    if not isinstance(e, tf.errors.OpError):
+      raise
     failure = pipeline.input_failure(e, input_ops,
                                      f'--data_dir={config.data.data_dir}')
     if failure is None:
@@ -237,6 +277,7 @@ class _StopOnSignal:
 
   def __init__(self):
     self.requested = False
+    self.signum = 0  # The first signal received (0: none).
     self._previous = {}
 
   def __enter__(self):
@@ -252,6 +293,7 @@ class _StopOnSignal:
     if self.requested:
       raise KeyboardInterrupt
     self.requested = True
+    self.signum = signum
     logging.warning('signal %d: stopping after this step and saving a '
                     'checkpoint (again to abort)', signum)
 
@@ -263,12 +305,25 @@ class _StopOnSignal:
 
 @dataclasses.dataclass
 class TrainResult:
-  """What a finished `train` call reports."""
+  """What a finished `train` call reports.
+
+  Attributes:
+    global_step: the step of the final checkpoint.
+    final_loss: the last loss (NaN when no step ran).
+    examples_per_sec: measured speed (0 when not measured).
+    checkpoint: the final checkpoint.
+    interrupted: stopped by SIGINT/SIGTERM before the last step.
+    signal: the signal number that stopped it (0: none).
+    already_finished: the train_dir's checkpoint had reached the last step
+      before this call; nothing was trained.
+  """
   global_step: int
   final_loss: float
   examples_per_sec: float
   checkpoint: str
   interrupted: bool
+  signal: int = 0
+  already_finished: bool = False
 
 
 @dataclasses.dataclass
@@ -282,7 +337,8 @@ class _ModelOps:
   variables: list  # the network's variables, for the warm start
 
 
-def _build_model(config, batch, network_fn, optimizer, global_step, devices):
+def _build_model(config, batch, network_fn, optimizer, global_step, devices,
+                 cluster=None):
   """The network on one device or as towers, the loss and the train op.
 
   Only `--trainable_scopes` are trained (all by default).
@@ -290,9 +346,14 @@ def _build_model(config, batch, network_fn, optimizer, global_step, devices):
   # The network's variables (weights, batch-norm statistics) are the ones
   # created from here until the optimizer adds its slots.
   before_model = {v.ref() for v in _V1.global_variables()}
+  loss_fn = functools.partial(total_loss,
+                              label_smoothing=config.optim.label_smoothing)
+  gradient_options = dict(
+      clip_gradient_norm=config.optim.clip_gradient_norm,
+      summarize_gradients=config.summarize_histograms, sync_cluster=cluster)
   if len(devices) > 1:
     towers = distributed.build_towers(network_fn, batch.images, batch.labels,
-                                      devices, optimizer, total_loss)
+                                      devices, optimizer, loss_fn)
     variables = _created_since(before_model)
     var_list = finetune.trainable_variables(config.trainable_scopes)
     trained = {v.ref() for v in var_list}
@@ -302,19 +363,19 @@ def _build_model(config, batch, network_fn, optimizer, global_step, devices):
         var_list=var_list,
         grads_and_vars=[(g, v) for g, v in towers.grads_and_vars
                         if v.ref() in trained],
-        update_ops=towers.update_ops)
+        update_ops=towers.update_ops, **gradient_options)
     return _ModelOps(towers.logits, towers.labels, towers.loss,
                      towers.cross_entropy, train_op, variables)
   # tf.device(None) would clear the replica device setter: only pin the
   # model when a device was asked for.
   with tf.device(devices[0]) if devices else contextlib.nullcontext():
     logits, _ = network_fn(batch.images)
-    loss, cross_entropy = total_loss(logits, batch.labels)
+    loss, cross_entropy = loss_fn(logits, batch.labels)
     variables = _created_since(before_model)
     var_list = finetune.trainable_variables(config.trainable_scopes)
     train_op = build_train_op(loss, optimizer, global_step,
                               config.optim.moving_average_decay,
-                              var_list=var_list)
+                              var_list=var_list, **gradient_options)
   return _ModelOps(logits, batch.labels, loss, cross_entropy, train_op,
                    variables)
 
@@ -340,6 +401,7 @@ def prepare_train_dir(spec, record, model_variables):
     UserInputError: a checkpoint of another model or other classes.
   """
   config = spec.config
+  checkpoints.remove_stale_temp_files(config.train_dir)
   existing = checkpoints.latest_checkpoint(config.train_dir)
   plan = None
   if existing:
@@ -355,6 +417,10 @@ def prepare_train_dir(spec, record, model_variables):
       raise runtime.UserInputError(
           f'{config.train_dir}/labels.txt lists classes {stored_labels} but '
           f'the data has {spec.class_names}: use a new --train_dir')
+    # MonitoredTrainingSession restores what the state file names: make it
+    # the newest intact checkpoint (the file may be missing, stale or name
+    # a damaged one), so no run restarts at step 0 over newer checkpoints.
+    checkpoints.point_state_at(config.train_dir, existing)
     logging.info('resuming from %s%s', existing,
                  '' if plan.plain else ' (%d variable(s) it lacks start '
                  'afresh%s)' % (len(plan.fresh_variables),
@@ -379,6 +445,42 @@ class TrainGraph:
   steps_per_epoch: float
   input_ops: set
   staging_hooks: list
+
+
+def _remember_end_points(network_fn):
+  """Wraps `network_fn`; `.end_points` holds its first call's end points."""
+  def wrapped(images, *args, **kwargs):
+    logits, end_points = network_fn(images, *args, **kwargs)
+    if not wrapped.end_points:
+      wrapped.end_points.update(end_points or {})
+    return logits, end_points
+  wrapped.end_points = {}
+  return wrapped
+
+
+def _add_train_summaries(config, model, accuracy, learning_rate, end_points):
+  """The training run's TensorBoard summaries (`tf1cnn.summaries` tags).
+
+  `loss` is the plain cross-entropy (the quantity evaluation reports), also
+  with `--label_smoothing`; `loss/total` is the minimised objective.
+  """
+  logits = tf.cast(model.logits, tf.float32)
+  if config.optim.label_smoothing:
+    plain = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=model.labels, logits=logits), name='plain_cross_entropy')
+  else:
+    plain = model.cross_entropy
+  summaries.scalar(summaries.LOSS, plain)
+  summaries.scalar(summaries.TOTAL_LOSS, model.loss)
+  summaries.scalar(summaries.ACCURACY, accuracy)
+  if logits.shape[-1] is not None and logits.shape[-1] > summaries.TOP_K:
+    summaries.scalar(summaries.TOP_5_ACCURACY, tf.reduce_mean(tf.cast(
+        tf.nn.in_top_k(predictions=logits, targets=model.labels,
+                       k=summaries.TOP_K), tf.float32)))
+  summaries.scalar(summaries.LEARNING_RATE, learning_rate)
+  if config.summarize_histograms:
+    summaries.add_histograms(variables=model.variables,
+                             activations=end_points)
 
 
 def build_train_graph(spec, cluster=None, batch_fn=None):
@@ -416,22 +518,19 @@ def build_train_graph(spec, cluster=None, batch_fn=None):
     steps_per_epoch = num_examples / float(config.batch_size)
     last_step = (config.max_steps if config.max_steps > 0 else
                  int(math.ceil(config.num_epochs * steps_per_epoch)))
-    network_fn = spec.network_fn(
-        is_training=True, **run_spec.training_network_options(config))
+    network_fn = _remember_end_points(spec.network_fn(
+        is_training=True, **run_spec.training_network_options(config)))
     learning_rate = learning_rate_schedule(config.optim, global_step,
                                            steps_per_epoch, last_step)
     optimizer = precision.wrap_optimizer(
-        make_optimizer(config.optim.optimizer, learning_rate,
-                       config.optim.momentum), spec.precision)
+        optimizers.from_config(config.optim, learning_rate), spec.precision)
     model = _build_model(config, batch, network_fn, optimizer, global_step,
-                         spec.devices)
+                         spec.devices, cluster)
     accuracy = tf.reduce_mean(tf.cast(
         tf.equal(tf.argmax(model.logits, 1, output_type=tf.int32),
                  model.labels), tf.float32), name='batch_accuracy')
-    _V1.summary.scalar('loss/total', model.loss)
-    _V1.summary.scalar('loss/cross_entropy', model.cross_entropy)
-    _V1.summary.scalar('accuracy/batch', accuracy)
-    _V1.summary.scalar('learning_rate', learning_rate)
+    _add_train_summaries(config, model, accuracy, learning_rate,
+                         network_fn.end_points)
     _V1.summary.image('input_images', batch.images, max_outputs=3)
   return TrainGraph(graph, global_step, batch, model, learning_rate, accuracy,
                     last_step, steps_per_epoch, input_ops, staging_hooks)
@@ -454,6 +553,7 @@ def default_hooks(spec, ops, is_chief=True):
                                 every_n_steps=max(1, config.log_every_n_steps
                                                   // 5))]
   hooks.extend(ops.staging_hooks)
+  hooks.extend(distributed.sync_hooks(ops.graph, is_chief))
   if config.profile_every_n_steps > 0 and is_chief:
     # Open the files in chrome://tracing or Perfetto: input, model and
     # optimizer ops per device, with tensor memory.
@@ -481,7 +581,8 @@ def make_scaffold(spec, ops, existing, plan, is_chief=True):
     else:
       init_fn = finetune.warm_start_init_fn(
           config.warm_start_from, ops.model.variables,
-          config.warm_start_exclude, config.checkpoint_var_map)
+          config.warm_start_exclude, config.checkpoint_var_map,
+          ignore_missing_vars=config.ignore_missing_vars)
   saver_options = dict(max_to_keep=config.keep_checkpoint_max,
                        save_relative_paths=True)
   saver = (checkpoints.ResumeSaver(plan, ops.global_step, **saver_options)
@@ -494,12 +595,21 @@ def run_training(spec, ops, hooks, scaffold, server=None, cluster=None,
                  is_chief=True):
   """Runs the training loop to `ops.last_step` (or a stop signal).
 
+  An input failure (`pipeline.input_failure`) raised by a step ends the
+  loop like a stop signal, so the last step's checkpoint is saved before
+  the one-line error.
+
   Returns:
-    `(last fetched step, last loss, interrupted)`.
+    `(last fetched step, last loss, interrupted)`; `interrupted` is the
+    number of the signal that stopped the run, 0 when none did.
   """
   config = spec.config
   save_steps = config.save_checkpoint_steps or None
   save_secs = None if save_steps else config.save_checkpoint_secs
+  if cluster is not None and save_secs:  # a restarted chief loses less
+    save_secs = min(save_secs, distributed.CLUSTER_CHECKPOINT_SECS)
+  if is_chief:  # One graph in the events file (see summaries.train_writer).
+    summaries.train_writer(config.train_dir)
   step_value, loss_value = 0, float('nan')
   with _StopOnSignal() as stop_signal, _training_failures(config,
                                                           ops.input_ops):
@@ -507,15 +617,35 @@ def run_training(spec, ops, hooks, scaffold, server=None, cluster=None,
         master=server.target if server else '', is_chief=is_chief,
         checkpoint_dir=config.train_dir, scaffold=scaffold, hooks=hooks,
         save_checkpoint_steps=save_steps, save_checkpoint_secs=save_secs,
-        save_summaries_steps=max(1, config.log_every_n_steps),
+        save_summaries_steps=(None if config.save_summaries_secs else
+                              max(1, config.log_every_n_steps)),
+        save_summaries_secs=config.save_summaries_secs or None,
         log_step_count_steps=0,
         config=session_config(spec, cluster)) as sess:
+      input_error = None
       while not sess.should_stop():
-        _, step_value, loss_value = sess.run(
-            [ops.model.train_op, ops.global_step, ops.model.loss])
+        try:
+          _, step_value, loss_value = sess.run(
+              [ops.model.train_op, ops.global_step, ops.model.loss],
+              options=distributed.step_run_options(cluster))
+        except tf.errors.OutOfRangeError:
+          raise  # A queue closed by its runner: MonitoredSession reports it.
+        except tf.errors.DeadlineExceededError:
+          # A synchronous step no chief completes: over, or a lost chief.
+          if distributed.sync_step_timed_out(cluster, config.train_dir,
+                                             ops.last_step):
+            break
+          raise
+        except tf.errors.OpError as e:
+          if pipeline.input_failure(e, ops.input_ops, '') is None:
+            raise
+          input_error = e  # A tf.data input failure: save, then report.
+          break
         if stop_signal.requested:
           break  # Leaving the block normally runs the final checkpoint save.
-  return step_value, loss_value, stop_signal.requested
+    if input_error is not None:
+      raise input_error
+  return step_value, loss_value, stop_signal.signum
 
 
 def train(config, extra_hooks=None) -> Optional[TrainResult]:
@@ -530,18 +660,34 @@ def train(config, extra_hooks=None) -> Optional[TrainResult]:
   Raises:
     UserInputError: bad flags, data or an incompatible checkpoint.
   """
+  if config.job_name != 'ps':  # Before any work (a ps task writes nothing).
+    writable.check_dir(config.train_dir, '--train_dir')
   spec = run_spec.for_training(config)
   cluster, server = distributed.start_task(config)
   distributed.check_gpus_visible(spec.devices)
   is_chief = cluster is None or cluster.is_chief
-  os.makedirs(config.train_dir, exist_ok=True)
+  try:
+    os.makedirs(config.train_dir, exist_ok=True)
+  except OSError as e:
+    raise runtime.UserInputError(
+        f'--train_dir={config.train_dir}: cannot create it '
+        f'({e.strerror or e})') from None
   ops = build_train_graph(spec, cluster)
   with ops.graph.as_default():
-    existing, plan = None, None
+    existing, plan, done = None, None, None
     if is_chief:
+      latest = checkpoints.latest_checkpoint(config.train_dir)
+      done = checkpoints.checkpoint_step(latest) if latest else None
       existing, plan = prepare_train_dir(spec, spec.record(
           moving_average_decay=config.optim.moving_average_decay,
-          last_step=ops.last_step), ops.model.variables)
+          last_step=max(ops.last_step, done or 0)), ops.model.variables)
+    if done is not None and done >= ops.last_step:
+      logging.info('already finished: %s is at step %d, the last step is %d; '
+                   'nothing to train (raise --max_steps or --num_epochs to '
+                   'train further)', existing, done, ops.last_step)
+      return TrainResult(global_step=done, final_loss=float('nan'),
+                         examples_per_sec=0.0, checkpoint=existing,
+                         interrupted=False, already_finished=True)
     scaffold = make_scaffold(spec, ops, existing, plan, is_chief)
     hooks, logging_hook = default_hooks(spec, ops, is_chief)
     hooks.extend(extra_hooks or [])
@@ -551,14 +697,26 @@ def train(config, extra_hooks=None) -> Optional[TrainResult]:
                  spec.num_classes, spec.image_size, spec.image_size,
                  config.batch_size, ops.last_step,
                  ops.last_step / ops.steps_per_epoch)
-    step_value, loss_value, interrupted = run_training(
-        spec, ops, hooks, scaffold, server, cluster, is_chief)
+    with distributed.watch_cluster(cluster):
+      if cluster is not None and is_chief:  # a restarted chief
+        distributed.checkpoint_live_state(
+            server.target, scaffold.saver, config.train_dir,
+            session_config(spec, cluster), ops.global_step)
+      step_value, loss_value, interrupted = run_training(
+          spec, ops, hooks, scaffold, server, cluster, is_chief)
   final = checkpoints.latest_checkpoint(config.train_dir)
-  if final:  # The fetched step was read before the last increment.
+  # The fetched step was read before the last increment; another worker's
+  # run reports the step it fetched, not the chief's checkpoint.
+  if final and is_chief:
     step_value = checkpoints.checkpoint_step(final) or step_value
-  logging.info('stopped at step %d, loss %.4f; checkpoint %s%s',
-               step_value, loss_value, final,
-               ' (interrupted)' if interrupted else '')
+  if interrupted:
+    logging.warning('interrupted at step %d by %s (loss %.4f); checkpoint %s',
+                    step_value, signal.Signals(interrupted).name, loss_value,
+                    final)
+  else:
+    logging.info('stopped at step %d, loss %.4f; checkpoint %s',
+                 step_value, loss_value, final)
   return TrainResult(global_step=int(step_value), final_loss=float(loss_value),
                      examples_per_sec=logging_hook.throughput() or 0.0,
-                     checkpoint=final or '', interrupted=interrupted)
+                     checkpoint=final or '', interrupted=bool(interrupted),
+                     signal=int(interrupted or 0))

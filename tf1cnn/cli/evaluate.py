@@ -14,6 +14,7 @@ from tf1cnn import cli
 from tf1cnn import config as config_lib
 from tf1cnn import evaluation
 from tf1cnn import flags as tf1cnn_flags
+from tf1cnn import writable
 
 FLAGS = flags.FLAGS
 
@@ -26,6 +27,7 @@ def _report(metrics):
 
 def _evaluate(argv):
   del argv
+  writable.check_file(FLAGS.metrics_json, '--metrics_json')  # Before work.
   evaluation.run(tf1cnn_flags.config_from_flags(config_lib.EvalConfig),
                  on_metrics=_report)
 

@@ -25,8 +25,9 @@ def _predict(argv):
   config = tf1cnn_flags.config_from_flags(config_lib.PredictConfig)
   predictions, _ = prediction.predict_files(
       config.saved_model_dir, argv[1:], top_k=config.top_k,
-      bad_images=config.bad_images)
-  print(prediction.format_predictions(predictions), flush=True)
+      bad_images=config.bad_images,
+      on_prediction=lambda p: print(prediction.format_prediction(p),
+                                    flush=True))
   if FLAGS.predictions_json:
     checkpoints.write_json(FLAGS.predictions_json,
                            [dataclasses.asdict(p) for p in predictions],

@@ -58,7 +58,6 @@ mixed across classes from the first step, and the order differs every epoch
 """
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -70,6 +69,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from tf1cnn import filelock
 from tf1cnn import runtime
 from tf1cnn.inputs import image_folder
 from tf1cnn.inputs import pipeline
@@ -101,7 +101,7 @@ def default_cache_dir(data_dir):
   root = os.environ.get('TF1CNN_CACHE_DIR') or os.path.join(
       os.path.expanduser('~'), '.cache', 'tf1cnn')
   absolute = os.path.abspath(data_dir)
-  digest = hashlib.sha256(absolute.encode('utf-8')).hexdigest()[:10]
+  digest = hashlib.sha256(os.fsencode(absolute)).hexdigest()[:10]
   name = os.path.basename(absolute.rstrip(os.sep)) or 'data'
   return os.path.join(root, f'{name}-{digest}')
 
@@ -122,7 +122,8 @@ def fingerprint(filenames, labels, bad_images='fail'):
   for path, label in zip(filenames, labels):
     stat = os.stat(path)
     digest.update(f'{os.path.abspath(path)}\t{stat.st_size}\t'
-                  f'{stat.st_mtime_ns}\t{label}\n'.encode('utf-8'))
+                  f'{stat.st_mtime_ns}\t{label}\n'.encode('utf-8',
+                                                       'surrogateescape'))
   return digest.hexdigest()
 
 
@@ -177,23 +178,16 @@ def _exclusive(directory):
   A directory that cannot be created or written (a read-only cache) is used
   without the lock: it can only be checked, not built.
   """
-  try:
-    os.makedirs(directory, exist_ok=True)
-    handle = open(os.path.join(directory, LOCK_FILE), 'a', encoding='utf-8')
-  except OSError:
+  with contextlib.ExitStack() as stack:
+    try:
+      os.makedirs(directory, exist_ok=True)
+      stack.enter_context(filelock.exclusive(
+          os.path.join(directory, LOCK_FILE), on_wait=lambda: logging.info(
+              'cache: another process is checking or building %s; waiting '
+              'for it', directory)))
+    except OSError:
+      pass  # A read-only cache: checked, not built, without the lock.
     yield
-    return
-  with handle:
-    try:
-      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      logging.info('cache: another process is checking or building %s; '
-                   'waiting for it', directory)
-      fcntl.flock(handle, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_manifest(directory):
@@ -305,7 +299,8 @@ def _decode_batches(filenames, image_size, decode, channels, num_threads):
   """Yields `(uint8 [n, S, S, C] images)` for `filenames`, in order."""
   graph = tf.Graph()
   with graph.as_default():
-    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(filenames))
+    dataset = tf.data.Dataset.from_tensor_slices(
+        image_folder.path_tensor(filenames))
 
     def _load(path):
       image = preprocess.resize(

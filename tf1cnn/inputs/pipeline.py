@@ -24,6 +24,7 @@ import collections
 import contextlib
 import os
 import re
+import weakref
 
 import tensorflow as tf
 
@@ -42,6 +43,8 @@ Attributes:
 
 # Collection of the queue fill-fraction tensors (see `queue_fill_fraction`).
 QUEUE_FILL = 'tf1cnn_queue_fill'
+# graph -> `[fn() -> {path: reason}]`, re-checks of its pipelines' files.
+_FILE_CHECKS = weakref.WeakKeyDictionary()
 
 
 @contextlib.contextmanager
@@ -54,6 +57,7 @@ def record_ops(names):
 
 
 _NODE = re.compile(r'\{\{node ([^}\s]+)\}\}')
+_BRACKETED = re.compile(r'\[\[([^\]\s{}]+)\]\]')  # [[op]] of a tf.data error
 
 
 def input_failure(error, input_op_names, source):
@@ -64,15 +68,45 @@ def input_failure(error, input_op_names, source):
     input_op_names: names collected with `record_ops` around the pipeline.
     source: what was being read, for the message (e.g. '--data_dir=...').
   """
-  node = error.op.name if getattr(error, 'op', None) is not None else None
+  # The failing op, or any op the message names: a tf.data error names
+  # the op inside its map function first, then the IteratorGetNext.
+  candidates = [error.op.name] if getattr(error, 'op', None) is not None else []
+  candidates += _NODE.findall(error.message or '')
+  candidates += _BRACKETED.findall(error.message or '')
+  node = next((name for name in candidates if name in input_op_names), None)
   if node is None:
-    match = _NODE.search(error.message or '')
-    node = match.group(1) if match else None
-  if node not in input_op_names:
     return None
-  first_line = (error.message or type(error).__name__).strip().splitlines()[0]
-  return (f'reading {source} failed: {first_line} (in {node}; did a file '
-          'change after the run started?)')
+  lines = [line.strip() for line in (error.message or '').splitlines()
+           if line.strip() and line.strip() != 'Graph execution error:']
+  first_line = lines[0] if lines else type(error).__name__
+  detail = 'did a file change after the run started?'
+  if not isinstance(error, (tf.errors.NotFoundError,
+                            tf.errors.PermissionDeniedError)):
+    # A decoder's message does not name the file: check them again.
+    graph = (error.op.graph if getattr(error, 'op', None) is not None
+             else _V1.get_default_graph())
+    bad = {}
+    for check in _FILE_CHECKS.get(graph, ()):
+      bad.update(check())
+    if bad:
+      path = sorted(bad)[0]
+      shown = os.fsencode(path).decode('utf-8', 'backslashreplace')
+      more = f' (+{len(bad) - 1} more)' if len(bad) > 1 else ''
+      detail = (f'{shown} changed after the run started and is now '
+                f'unreadable: {bad[path]}{more}')
+  return f'reading {source} failed: {first_line} (in {node}; {detail})'
+
+
+def note_files(check):
+  """Registers how to re-check a pipeline's files, for `input_failure`.
+
+  Args:
+    check: `fn() -> {path: reason}` of the files that are bad now; called
+      only when an input op fails with a message that names no file (a
+      decoder's). Kept for the default graph (not in a collection: a
+      Python function cannot go into a MetaGraph).
+  """
+  _FILE_CHECKS.setdefault(_V1.get_default_graph(), []).append(check)
 
 
 def default_num_threads():
@@ -145,17 +179,21 @@ def queue_runners(sess, stop_grace_period_secs=10):
     coord.join(threads, stop_grace_period_secs=stop_grace_period_secs)
 
 
-def run_to_end(sess, fetches, consume):
+def run_to_end(sess, fetches, consume, max_steps=None):
   """Runs `fetches` until the input ends (OutOfRangeError), with queues.
 
   Args:
     sess: a session of the graph.
     fetches: what to run per batch.
     consume: `fn(values)` called with each batch's values.
+    max_steps: stop after this many batches (None: the end of the input).
   """
+  steps = 0
   with queue_runners(sess) as coord:
     try:
-      while not coord.should_stop():
+      while not coord.should_stop() and (max_steps is None
+                                         or steps < max_steps):
         consume(sess.run(fetches))
+        steps += 1
     except tf.errors.OutOfRangeError:
       pass

@@ -40,7 +40,8 @@ def make_dataset(filenames, labels, batch_size, is_training, image_size,
   """Returns the batched `tf.data.Dataset` of `(images, labels)`."""
   threads = num_threads or pipeline.default_num_threads()
   dataset = tf.data.Dataset.from_tensor_slices(
-      (tf.constant(filenames), tf.constant(np.asarray(labels, np.int32))))
+      (image_folder.path_tensor(filenames),
+       tf.constant(np.asarray(labels, np.int32))))
   if is_training:
     dataset = dataset.shuffle(len(filenames), seed=seed,
                               reshuffle_each_iteration=True)
@@ -71,6 +72,7 @@ def build_dataset_input(data_dir, split, batch_size, is_training,
   runtime.require_graph_mode('tfdata.build_dataset_input')
   filenames, labels, class_names = image_folder.scan_and_check(
       data_dir, split, class_names, bad_images)
+  image_folder.note_file_checks(filenames)
   image_size = int(image_size or 150)
   with tf.name_scope(f'tfdata_input_{split}'):
     dataset = make_dataset(filenames, labels, batch_size, is_training,

@@ -23,7 +23,6 @@ from tf1cnn.models import registry
 from tf1cnn.models import user_model
 
 _DISCOVERED = False
-_TEMP_SKIP = {'inception_utils', 'vgg', 'alexnet', 'inception_v1', 'inception_v2', 'inception_v3', 'resnet_utils', 'resnet_v1', 'resnet_v2', 'mobilenet_v1', 'zoo'}
 
 
 def _discover():
@@ -32,9 +31,8 @@ def _discover():
   if _DISCOVERED:
     return
   for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if module.name in _TEMP_SKIP:
-      continue
-    if module.name not in ('registry', 'user_model') and not module.name.startswith('_'):
+    if (module.name not in ('registry', 'user_model')
+        and not module.name.startswith('_')):
       importlib.import_module(f'{__name__}.{module.name}')
   _DISCOVERED = True
 

@@ -77,9 +77,12 @@ def inference(images, batch_size, n_classes, drop_rate, is_training=False,
   return logits
 
 
+# SAME padding builds at any size; below 17 the second pooling's output
+# (ceil(size / 4)) is smaller than conv3's 5x5 kernel, which then sees only
+# padding at its borders.
 @registry.register_model('lenet5', image_size=default_image_size,
                          channels=default_channels,
-                         num_classes=default_num_classes)
+                         num_classes=default_num_classes, min_image_size=17)
 def lenet5(images, num_classes=default_num_classes, is_training=False,
            weight_decay=0.0, drop_rate=0.0, scope=None):
   """Factory form: returns `(logits, end_points)`."""

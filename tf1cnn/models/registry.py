@@ -18,8 +18,12 @@ _NETWORKS = {}
 
 
 def register_model(name, image_size, channels, num_classes,
-                   preprocessing='standardize'):
+                   preprocessing='standardize', min_image_size=None):
   """Decorator registering a builder `fn(images, num_classes, ...)`.
+
+  `min_image_size` is the smallest input side the network makes sense at
+  (`builder.min_image_size`; None: any size it builds at); the run set-up
+  refuses a smaller `--image_size`.
 
   Raises:
     ValueError: the name is taken by another builder.
@@ -31,6 +35,7 @@ def register_model(name, image_size, channels, num_classes,
     builder.default_channels = channels
     builder.default_num_classes = num_classes
     builder.default_preprocessing = preprocessing
+    builder.min_image_size = min_image_size
     _NETWORKS[name] = builder
     return builder
   return _register
