@@ -177,6 +177,23 @@ def _snake_case(class_name):
   return name.lower()
 
 
+def _arguments(local_vars, *drop):
+  """A function's arguments, from `locals()` taken on entry, as keywords.
+
+  Args:
+    local_vars: the `locals()` of a function before it binds other names.
+    *drop: argument names to leave out.
+
+  Returns:
+    A dict of the arguments less `self`, the `__class__` cell of a
+    zero-argument `super()` and `drop`, with a `**kwargs` dict merged in.
+  """
+  arguments = {key: value for key, value in local_vars.items()
+               if key not in ('self', '__class__', 'kwargs') + drop}
+  arguments.update(local_vars.get('kwargs', {}))
+  return arguments
+
+
 def _add_to_collection(key, items):
   """Adds `items` to the graph collection `key`, skipping ones already in it."""
   collection = _V1.get_collection_ref(key)
@@ -404,10 +421,55 @@ class Layer:
 
 
 # ---------------------------------------------------------------------------
+# Layers with a kernel and a bias.
+
+
+class _KernelLayer(Layer):
+  """Base of the layers computing `activation(op(inputs, kernel) + bias)`."""
+
+  def _set_kernel_options(self, activation, use_bias, kernel_initializer,
+                          bias_initializer, kernel_regularizer,
+                          bias_regularizer, kernel_constraint,
+                          bias_constraint):
+    """Stores the activation and the kernel's and bias's options."""
+    self.activation = _activation(activation)
+    self.use_bias = use_bias
+    self.kernel_initializer = kernel_initializer
+    self.bias_initializer = bias_initializer
+    self.kernel_regularizer = kernel_regularizer
+    self.bias_regularizer = bias_regularizer
+    self.kernel_constraint = kernel_constraint
+    self.bias_constraint = bias_constraint
+    self.kernel = None
+    self.bias = None
+
+  def _build_kernel(self, shape):
+    self.kernel = self.add_weight(
+        'kernel', shape, initializer=self.kernel_initializer,
+        regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+
+  def _build_bias(self, units):
+    if self.use_bias:
+      self.bias = self.add_weight(
+          'bias', (units,), initializer=self.bias_initializer,
+          regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+
+  def _add_bias(self, outputs):
+    return tf.nn.bias_add(outputs, self.bias)
+
+  def _bias_and_activation(self, outputs):
+    if self.use_bias:
+      outputs = self._add_bias(outputs)
+    if self.activation is not None:
+      outputs = self.activation(outputs)
+    return outputs
+
+
+# ---------------------------------------------------------------------------
 # Convolutions.
 
 
-class _Conv(Layer):
+class _Conv(_KernelLayer):
   """N-D convolution: `activation(conv(inputs, kernel) + bias)`."""
 
   _RANK = None
@@ -428,16 +490,10 @@ class _Conv(Layer):
     self.padding = _padding(padding, allow_causal=self._allows_causal())
     self.data_format = _data_format(data_format)
     self.dilation_rate = _tuple(dilation_rate, rank, 'dilation_rate')
-    self.activation = _activation(activation)
-    self.use_bias = use_bias
-    self.kernel_initializer = kernel_initializer
-    self.bias_initializer = bias_initializer
-    self.kernel_regularizer = kernel_regularizer
-    self.bias_regularizer = bias_regularizer
-    self.kernel_constraint = kernel_constraint
-    self.bias_constraint = bias_constraint
-    self.kernel = None
-    self.bias = None
+    self._set_kernel_options(activation, use_bias, kernel_initializer,
+                             bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint,
+                             bias_constraint)
 
   def _allows_causal(self):
     return self._RANK == 1
@@ -462,30 +518,13 @@ class _Conv(Layer):
     return self.kernel_size + (channels, self.filters)
 
   def build(self, input_shape):
-    channels = self._channels(input_shape)
-    self.kernel = self.add_weight(
-        'kernel', self._kernel_shape(channels),
-        initializer=self.kernel_initializer,
-        regularizer=self.kernel_regularizer,
-        constraint=self.kernel_constraint)
-    self._build_bias()
+    self._build_kernel(self._kernel_shape(self._channels(input_shape)))
+    self._build_bias(self.filters)
 
-  def _build_bias(self):
-    if self.use_bias:
-      self.bias = self.add_weight(
-          'bias', (self.filters,), initializer=self.bias_initializer,
-          regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-
-  def _bias_and_activation(self, outputs):
-    if self.use_bias:
-      if self._RANK == 1 and self.data_format == 'channels_first':
-        outputs = outputs + tf.reshape(self.bias, (1, self.filters, 1))
-      else:
-        outputs = tf.nn.bias_add(outputs, self.bias,
-                                 data_format=self._tf_format)
-    if self.activation is not None:
-      outputs = self.activation(outputs)
-    return outputs
+  def _add_bias(self, outputs):
+    if self._RANK == 1 and self.data_format == 'channels_first':
+      return outputs + tf.reshape(self.bias, (1, self.filters, 1))
+    return tf.nn.bias_add(outputs, self.bias, data_format=self._tf_format)
 
   def call(self, inputs):
     padding = self.padding
@@ -529,16 +568,8 @@ class _ConvTranspose(_Conv):
                kernel_regularizer=None, bias_regularizer=None,
                activity_regularizer=None, kernel_constraint=None,
                bias_constraint=None, trainable=True, name=None, **kwargs):
-    super().__init__(
-        filters, kernel_size, strides=strides, padding=padding,
-        data_format=data_format, activation=activation, use_bias=use_bias,
-        kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer,
-        kernel_regularizer=kernel_regularizer,
-        bias_regularizer=bias_regularizer,
-        activity_regularizer=activity_regularizer,
-        kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-        trainable=trainable, name=name, **kwargs)
+    # As _Conv without dilation_rate.
+    super().__init__(**_arguments(locals()))
 
   def _allows_causal(self):
     return False
@@ -640,7 +671,7 @@ class _SeparableConv(_Conv):
         initializer=self.pointwise_initializer,
         regularizer=self.pointwise_regularizer,
         constraint=self.pointwise_constraint)
-    self._build_bias()
+    self._build_bias(self.filters)
 
   def call(self, inputs):
     channels_first = self.data_format == 'channels_first'
@@ -682,7 +713,7 @@ class SeparableConv2D(_SeparableConv):
 # Dense, dropout, flatten.
 
 
-class Dense(Layer):
+class Dense(_KernelLayer):
   """Fully connected layer: `activation(inputs @ kernel + bias)`.
 
   An input of rank > 2 is contracted over its last axis.
@@ -698,16 +729,10 @@ class Dense(Layer):
     super().__init__(trainable=trainable, name=name,
                      activity_regularizer=activity_regularizer, **kwargs)
     self.units = int(units)
-    self.activation = _activation(activation)
-    self.use_bias = use_bias
-    self.kernel_initializer = kernel_initializer
-    self.bias_initializer = bias_initializer
-    self.kernel_regularizer = kernel_regularizer
-    self.bias_regularizer = bias_regularizer
-    self.kernel_constraint = kernel_constraint
-    self.bias_constraint = bias_constraint
-    self.kernel = None
-    self.bias = None
+    self._set_kernel_options(activation, use_bias, kernel_initializer,
+                             bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint,
+                             bias_constraint)
 
   def build(self, input_shape):
     if input_shape.rank is None or input_shape.rank < 2:
@@ -717,13 +742,8 @@ class Dense(Layer):
     if last is None:
       raise ValueError(f'{self.name}: the last dimension of the input must be '
                        f'known, got shape {input_shape}')
-    self.kernel = self.add_weight(
-        'kernel', (int(last), self.units), initializer=self.kernel_initializer,
-        regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-    if self.use_bias:
-      self.bias = self.add_weight(
-          'bias', (self.units,), initializer=self.bias_initializer,
-          regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+    self._build_kernel((int(last), self.units))
+    self._build_bias(self.units)
 
   def call(self, inputs):
     rank = inputs.shape.rank
@@ -732,11 +752,7 @@ class Dense(Layer):
     else:
       outputs = tf.tensordot(inputs, self.kernel, [[rank - 1], [0]])
       outputs.set_shape(inputs.shape[:-1].concatenate([self.units]))
-    if self.use_bias:
-      outputs = tf.nn.bias_add(outputs, self.bias)
-    if self.activation is not None:
-      outputs = self.activation(outputs)
-    return outputs
+    return self._bias_and_activation(outputs)
 
 
 class Dropout(Layer):
@@ -1072,6 +1088,27 @@ class BatchNormalization(Layer):
 # Functional interface (TF 1.15 signatures).
 
 
+def _apply_layer(layer_class, arguments, *call_args):
+  """Builds `layer_class` from a functional form's arguments and applies it.
+
+  Args:
+    layer_class: the layer class.
+    arguments: the function's `locals()`: `inputs`, `reuse`, the arguments
+      in `call_args` and the keyword arguments of `layer_class` (`name`
+      among them, which is also the layer's scope).
+    *call_args: names of the arguments of the layer's call (`training`).
+
+  Returns:
+    The layer's output.
+  """
+  arguments = dict(arguments)
+  inputs = arguments.pop('inputs')
+  reuse = arguments.pop('reuse')
+  call_kwargs = {key: arguments.pop(key) for key in call_args}
+  layer = layer_class(**arguments, _reuse=reuse, _scope=arguments['name'])
+  return layer(inputs, **call_kwargs)
+
+
 def conv1d(inputs, filters, kernel_size, strides=1, padding='valid',
            data_format='channels_last', dilation_rate=1, activation=None,
            use_bias=True, kernel_initializer=None, bias_initializer=_ZEROS,
@@ -1079,16 +1116,7 @@ def conv1d(inputs, filters, kernel_size, strides=1, padding='valid',
            activity_regularizer=None, kernel_constraint=None,
            bias_constraint=None, trainable=True, name=None, reuse=None):
   """1-D convolution; see `Conv1D`. Variables `<name>/kernel`, `<name>/bias`."""
-  layer = Conv1D(
-      filters, kernel_size, strides=strides, padding=padding,
-      data_format=data_format, dilation_rate=dilation_rate,
-      activation=activation, use_bias=use_bias,
-      kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-      activity_regularizer=activity_regularizer,
-      kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-      trainable=trainable, name=name, _reuse=reuse, _scope=name)
-  return layer(inputs)
+  return _apply_layer(Conv1D, locals())
 
 
 def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding='valid',
@@ -1122,16 +1150,7 @@ def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding='valid',
   Returns:
     The output tensor.
   """
-  layer = Conv2D(
-      filters, kernel_size, strides=strides, padding=padding,
-      data_format=data_format, dilation_rate=dilation_rate,
-      activation=activation, use_bias=use_bias,
-      kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-      activity_regularizer=activity_regularizer,
-      kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-      trainable=trainable, name=name, _reuse=reuse, _scope=name)
-  return layer(inputs)
+  return _apply_layer(Conv2D, locals())
 
 
 def conv3d(inputs, filters, kernel_size, strides=(1, 1, 1), padding='valid',
@@ -1142,16 +1161,7 @@ def conv3d(inputs, filters, kernel_size, strides=(1, 1, 1), padding='valid',
            kernel_constraint=None, bias_constraint=None, trainable=True,
            name=None, reuse=None):
   """3-D convolution; see `Conv3D`. Variables `<name>/kernel`, `<name>/bias`."""
-  layer = Conv3D(
-      filters, kernel_size, strides=strides, padding=padding,
-      data_format=data_format, dilation_rate=dilation_rate,
-      activation=activation, use_bias=use_bias,
-      kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-      activity_regularizer=activity_regularizer,
-      kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-      trainable=trainable, name=name, _reuse=reuse, _scope=name)
-  return layer(inputs)
+  return _apply_layer(Conv3D, locals())
 
 
 def conv2d_transpose(inputs, filters, kernel_size, strides=(1, 1),
@@ -1162,15 +1172,7 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=(1, 1),
                      kernel_constraint=None, bias_constraint=None,
                      trainable=True, name=None, reuse=None):
   """2-D transposed convolution; kernel `[kh, kw, filters, in_channels]`."""
-  layer = Conv2DTranspose(
-      filters, kernel_size, strides=strides, padding=padding,
-      data_format=data_format, activation=activation, use_bias=use_bias,
-      kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-      activity_regularizer=activity_regularizer,
-      kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-      trainable=trainable, name=name, _reuse=reuse, _scope=name)
-  return layer(inputs)
+  return _apply_layer(Conv2DTranspose, locals())
 
 
 def conv3d_transpose(inputs, filters, kernel_size, strides=(1, 1, 1),
@@ -1181,15 +1183,7 @@ def conv3d_transpose(inputs, filters, kernel_size, strides=(1, 1, 1),
                      kernel_constraint=None, bias_constraint=None,
                      trainable=True, name=None, reuse=None):
   """3-D transposed convolution; kernel `[kd, kh, kw, filters, in_channels]`."""
-  layer = Conv3DTranspose(
-      filters, kernel_size, strides=strides, padding=padding,
-      data_format=data_format, activation=activation, use_bias=use_bias,
-      kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-      activity_regularizer=activity_regularizer,
-      kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-      trainable=trainable, name=name, _reuse=reuse, _scope=name)
-  return layer(inputs)
+  return _apply_layer(Conv3DTranspose, locals())
 
 
 def separable_conv1d(inputs, filters, kernel_size, strides=1, padding='valid',
@@ -1202,22 +1196,7 @@ def separable_conv1d(inputs, filters, kernel_size, strides=1, padding='valid',
                      pointwise_constraint=None, bias_constraint=None,
                      trainable=True, name=None, reuse=None):
   """1-D separable convolution; see `SeparableConv1D`."""
-  layer = SeparableConv1D(
-      filters, kernel_size, strides=strides, padding=padding,
-      data_format=data_format, dilation_rate=dilation_rate,
-      depth_multiplier=depth_multiplier, activation=activation,
-      use_bias=use_bias, depthwise_initializer=depthwise_initializer,
-      pointwise_initializer=pointwise_initializer,
-      bias_initializer=bias_initializer,
-      depthwise_regularizer=depthwise_regularizer,
-      pointwise_regularizer=pointwise_regularizer,
-      bias_regularizer=bias_regularizer,
-      activity_regularizer=activity_regularizer,
-      depthwise_constraint=depthwise_constraint,
-      pointwise_constraint=pointwise_constraint,
-      bias_constraint=bias_constraint, trainable=trainable, name=name,
-      _reuse=reuse, _scope=name)
-  return layer(inputs)
+  return _apply_layer(SeparableConv1D, locals())
 
 
 def separable_conv2d(inputs, filters, kernel_size, strides=(1, 1),
@@ -1232,22 +1211,7 @@ def separable_conv2d(inputs, filters, kernel_size, strides=(1, 1),
                      reuse=None):
   """2-D separable convolution: variables `depthwise_kernel`,
   `pointwise_kernel` and `bias`; see `SeparableConv2D`."""
-  layer = SeparableConv2D(
-      filters, kernel_size, strides=strides, padding=padding,
-      data_format=data_format, dilation_rate=dilation_rate,
-      depth_multiplier=depth_multiplier, activation=activation,
-      use_bias=use_bias, depthwise_initializer=depthwise_initializer,
-      pointwise_initializer=pointwise_initializer,
-      bias_initializer=bias_initializer,
-      depthwise_regularizer=depthwise_regularizer,
-      pointwise_regularizer=pointwise_regularizer,
-      bias_regularizer=bias_regularizer,
-      activity_regularizer=activity_regularizer,
-      depthwise_constraint=depthwise_constraint,
-      pointwise_constraint=pointwise_constraint,
-      bias_constraint=bias_constraint, trainable=trainable, name=name,
-      _reuse=reuse, _scope=name)
-  return layer(inputs)
+  return _apply_layer(SeparableConv2D, locals())
 
 
 def dense(inputs, units, activation=None, use_bias=True,
@@ -1256,14 +1220,7 @@ def dense(inputs, units, activation=None, use_bias=True,
           activity_regularizer=None, kernel_constraint=None,
           bias_constraint=None, trainable=True, name=None, reuse=None):
   """Fully connected layer; variables `<name>/kernel` `[in, units]`, `bias`."""
-  layer = Dense(
-      units, activation=activation, use_bias=use_bias,
-      kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-      activity_regularizer=activity_regularizer,
-      kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-      trainable=trainable, name=name, _reuse=reuse, _scope=name)
-  return layer(inputs)
+  return _apply_layer(Dense, locals())
 
 
 def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False,
@@ -1302,19 +1259,7 @@ def batch_normalization(inputs, axis=-1, momentum=0.99, epsilon=1e-3,
     missing.UnsupportedArgumentError: renorm, virtual_batch_size or
       adjustment was set.
   """
-  layer = BatchNormalization(
-      axis=axis, momentum=momentum, epsilon=epsilon, center=center,
-      scale=scale, beta_initializer=beta_initializer,
-      gamma_initializer=gamma_initializer,
-      moving_mean_initializer=moving_mean_initializer,
-      moving_variance_initializer=moving_variance_initializer,
-      beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-      beta_constraint=beta_constraint, gamma_constraint=gamma_constraint,
-      renorm=renorm, renorm_clipping=renorm_clipping,
-      renorm_momentum=renorm_momentum, fused=fused, trainable=trainable,
-      virtual_batch_size=virtual_batch_size, adjustment=adjustment, name=name,
-      _reuse=reuse, _scope=name)
-  return layer(inputs, training=training)
+  return _apply_layer(BatchNormalization, locals(), 'training')
 
 
 def _pooling_function(layer_class):

@@ -74,6 +74,15 @@ def _model_variable(name, shape, dtype, initializer, regularizer, trainable,
                                    collection_key or name))
 
 
+def _biases(num_outputs, dtype, normalizer_fn, biases_initializer,
+            biases_regularizer, trainable, variables_collections):
+  """A layer's `biases`; None with a normalizer or no initializer (Slim)."""
+  if normalizer_fn or not biases_initializer:
+    return None
+  return _model_variable('biases', [num_outputs], dtype, biases_initializer,
+                         biases_regularizer, trainable, variables_collections)
+
+
 def _channels_first(data_format):
   return bool(data_format) and data_format.startswith('NC')
 
@@ -160,16 +169,13 @@ def convolution(inputs, num_outputs, kernel_size, stride=1, padding='SAME',
         'weights', list(kernel) + [in_channels, num_outputs], dtype,
         weights_initializer, weights_regularizer, trainable,
         variables_collections)
-    use_bias = not normalizer_fn and biases_initializer
-    if use_bias:
-      biases = _model_variable('biases', [num_outputs], dtype,
-                               biases_initializer, biases_regularizer,
-                               trainable, variables_collections)
+    biases = _biases(num_outputs, dtype, normalizer_fn, biases_initializer,
+                     biases_regularizer, trainable, variables_collections)
     outputs = tf.nn.convolution(inputs, weights, strides=list(strides),
                                 padding=padding.upper(),
                                 dilations=list(dilations),
                                 data_format=tf_format)
-    if use_bias:
+    if biases is not None:
       outputs = tf.nn.bias_add(outputs, biases, data_format=tf_format)
     return _finish(outputs, normalizer_fn, normalizer_params, activation_fn,
                    outputs_collections, sc.name)
@@ -257,11 +263,8 @@ def convolution2d_transpose(
     weights = _model_variable('weights', [kh, kw, num_outputs, in_channels],
                               dtype, weights_initializer, weights_regularizer,
                               trainable, variables_collections)
-    use_bias = not normalizer_fn and biases_initializer
-    if use_bias:
-      biases = _model_variable('biases', [num_outputs], dtype,
-                               biases_initializer, biases_regularizer,
-                               trainable, variables_collections)
+    biases = _biases(num_outputs, dtype, normalizer_fn, biases_initializer,
+                     biases_regularizer, trainable, variables_collections)
     h_axis, w_axis = (2, 3) if first else (1, 2)
     static = inputs.get_shape().as_list()
     dynamic = tf.shape(inputs)
@@ -284,7 +287,7 @@ def convolution2d_transpose(
       outputs.set_shape([static[0], num_outputs, static_h, static_w])
     else:
       outputs.set_shape([static[0], static_h, static_w, num_outputs])
-    if use_bias:
+    if biases is not None:
       outputs = tf.nn.bias_add(outputs, biases, data_format=data_format)
     return _finish(outputs, normalizer_fn, normalizer_params, activation_fn,
                    outputs_collections, sc.name)
@@ -344,17 +347,14 @@ def separable_convolution2d(
           [1, 1, in_channels * depth_multiplier, num_outputs], dtype,
           pointwise_initializer, weights_regularizer, trainable,
           variables_collections, 'weights')
-      use_bias = not normalizer_fn and biases_initializer
-      if use_bias:
-        biases = _model_variable('biases', [num_outputs], dtype,
-                                 biases_initializer, biases_regularizer,
-                                 trainable, variables_collections)
+      biases = _biases(num_outputs, dtype, normalizer_fn, biases_initializer,
+                       biases_regularizer, trainable, variables_collections)
       outputs = _V1.nn.separable_conv2d(inputs, depthwise, pointwise,
                                         strides=strides,
                                         padding=padding.upper(),
                                         rate=dilations,
                                         data_format=data_format)
-      if use_bias:
+      if biases is not None:
         outputs = tf.nn.bias_add(outputs, biases, data_format=data_format)
       if normalizer_fn is not None:
         outputs = normalizer_fn(outputs, **(normalizer_params or {}))
@@ -411,17 +411,14 @@ def fully_connected(inputs, num_outputs, activation_fn=tf.nn.relu,
     weights = _model_variable('weights', [in_dim, num_outputs], dtype,
                               weights_initializer, weights_regularizer,
                               trainable, variables_collections)
-    use_bias = not normalizer_fn and biases_initializer
-    if use_bias:
-      biases = _model_variable('biases', [num_outputs], dtype,
-                               biases_initializer, biases_regularizer,
-                               trainable, variables_collections)
+    biases = _biases(num_outputs, dtype, normalizer_fn, biases_initializer,
+                     biases_regularizer, trainable, variables_collections)
     if rank == 2:
       outputs = tf.matmul(inputs, weights)
     else:
       outputs = tf.tensordot(inputs, weights, [[rank - 1], [0]])
       outputs.set_shape(inputs.get_shape().as_list()[:-1] + [num_outputs])
-    if use_bias:
+    if biases is not None:
       outputs = tf.nn.bias_add(outputs, biases)
     return _finish(outputs, normalizer_fn, normalizer_params, activation_fn,
                    outputs_collections, sc.name)
@@ -478,6 +475,46 @@ def _ema_update(variable, value, decay_value):
 def _python_decay(decay):
   """`1 - decay` rounded once to float32 (tf.train.assign_moving_average)."""
   return tf.convert_to_tensor(1.0 - decay, name='decay')
+
+
+def _slim_updates(is_training, updates_collections, decay, moving_mean,
+                  moving_variance, mean, variance, dependents, otherwise):
+  """Slim's own updates of the moving statistics toward `mean`, `variance`.
+
+  Args:
+    is_training: bool or bool tensor; the statistics move only in training.
+    updates_collections: None to run the updates in place, else the
+      collections that receive the update ops.
+    decay: moving average decay (a Python number).
+    moving_mean: the moving mean variable.
+    moving_variance: the moving variance variable.
+    mean: the batch mean.
+    variance: the batch variance.
+    dependents: `fn()` building the tensors that must wait for in-place
+      updates.
+    otherwise: `fn()` giving those tensors when not training.
+
+  Returns:
+    With `updates_collections=None`, `dependents()` (after the updates) or
+    `otherwise()` by `is_training`; else None.
+  """
+
+  def updates():
+    decay_value = _python_decay(decay)
+    return (_ema_update(moving_mean, mean, decay_value),
+            _ema_update(moving_variance, variance, decay_value))
+
+  if updates_collections is None:
+    def forced():
+      with tf.control_dependencies(updates()):
+        return dependents()
+
+    return utils.smart_cond(is_training, forced, otherwise)
+  update_mean, update_variance = utils.smart_cond(
+      is_training, updates, lambda: (moving_mean, moving_variance))
+  _V1.add_to_collections(updates_collections, update_mean)
+  _V1.add_to_collections(updates_collections, update_variance)
+  return None
 
 
 class _BatchNormParams:
@@ -637,6 +674,25 @@ def _params_shape(inputs, data_format):
   return params_shape.as_list()
 
 
+def _default_path_params(inputs, data_format, center, scale,
+                         param_initializers, param_regularizers,
+                         variables_collections, trainable):
+  """The parameters of the default-collection paths (gamma made first).
+
+  Returns:
+    `(params_shape, param_dtype, params)`: float32 parameters for float16 and
+    bfloat16 inputs, else the input's dtype, and the `_BatchNormParams`.
+  """
+  params_shape = _params_shape(inputs, data_format)
+  param_dtype = (tf.float32 if inputs.dtype.base_dtype in (tf.float16,
+                                                           tf.bfloat16)
+                 else inputs.dtype.base_dtype)
+  params = _BatchNormParams(params_shape, param_dtype, center, scale,
+                            param_initializers, param_regularizers, trainable,
+                            variables_collections, gamma_first=True)
+  return params_shape, param_dtype, params
+
+
 def _batch_norm_fused_slim(inputs, decay, center, scale, epsilon,
                            param_initializers, param_regularizers,
                            updates_collections, is_training,
@@ -674,22 +730,11 @@ def _batch_norm_fused_slim(inputs, decay, center, scale, epsilon,
   outputs, mean, variance = utils.smart_cond(is_training, training, inference)
   training_value = utils.constant_value(is_training)
   if training_value is None or training_value:
-    def updates():
-      decay_value = _python_decay(decay)
-      return (_ema_update(moving_mean, mean, decay_value),
-              _ema_update(moving_variance, variance, decay_value))
-
-    if updates_collections is None:
-      def forced():
-        with tf.control_dependencies(updates()):
-          return tf.identity(outputs)
-
-      outputs = utils.smart_cond(is_training, forced, lambda: outputs)
-    else:
-      update_mean, update_variance = utils.smart_cond(
-          is_training, updates, lambda: (moving_mean, moving_variance))
-      _V1.add_to_collections(updates_collections, update_mean)
-      _V1.add_to_collections(updates_collections, update_variance)
+    forced = _slim_updates(is_training, updates_collections, decay,
+                           moving_mean, moving_variance, mean, variance,
+                           lambda: tf.identity(outputs), lambda: outputs)
+    if forced is not None:
+      outputs = forced
   outputs.set_shape(inputs.get_shape())
   if original_shape.ndims == 2:
     dims = original_shape.as_list()
@@ -707,13 +752,9 @@ def _batch_norm_fused_default(inputs, decay, center, scale, epsilon,
   """The default path: fused kernel, biased variance into UPDATE_OPS."""
   del unused
   rank = inputs.get_shape().ndims
-  params_shape = _params_shape(inputs, data_format)
-  param_dtype = (tf.float32 if inputs.dtype.base_dtype in (tf.float16,
-                                                           tf.bfloat16)
-                 else inputs.dtype.base_dtype)
-  params = _BatchNormParams(params_shape, param_dtype, center, scale,
-                            param_initializers, param_regularizers, trainable,
-                            variables_collections, gamma_first=True)
+  params_shape, param_dtype, params = _default_path_params(
+      inputs, data_format, center, scale, param_initializers,
+      param_regularizers, variables_collections, trainable)
   beta = params.beta if center else tf.constant(0.0, param_dtype,
                                                 params_shape)
   gamma = params.gamma if scale else tf.constant(1.0, param_dtype,
@@ -760,13 +801,11 @@ def _batch_norm_moments_default(inputs, decay, center, scale, epsilon,
   """The default-collection path with fused=False: tf.nn.moments."""
   del unused
   rank = inputs.get_shape().ndims
-  params_shape = _params_shape(inputs, data_format)
   input_dtype = inputs.dtype.base_dtype
   low_precision = input_dtype in (tf.float16, tf.bfloat16)
-  param_dtype = tf.float32 if low_precision else input_dtype
-  params = _BatchNormParams(params_shape, param_dtype, center, scale,
-                            param_initializers, param_regularizers, trainable,
-                            variables_collections, gamma_first=True)
+  params_shape, param_dtype, params = _default_path_params(
+      inputs, data_format, center, scale, param_initializers,
+      param_regularizers, variables_collections, trainable)
   moving_mean, moving_variance = params.moving_mean, params.moving_variance
   if low_precision:
     inputs = tf.cast(inputs, tf.float32)
@@ -849,25 +888,15 @@ def _batch_norm_moments(inputs, decay, center, scale, epsilon,
       mean = tf.reshape(mean, [-1])
       variance = tf.reshape(variance, [-1])
     moving = lambda: (moving_mean, moving_variance)
-
-    def updates():
-      decay_value = _python_decay(decay)
-      return (_ema_update(moving_mean, mean, decay_value),
-              _ema_update(moving_variance, variance, decay_value))
-
-    if updates_collections is None:
-      def forced():
-        with tf.control_dependencies(updates()):
-          return tf.identity(mean), tf.identity(variance)
-
-      mean, variance = utils.smart_cond(is_training, forced, moving)
-    else:
-      update_mean, update_variance = utils.smart_cond(is_training, updates,
-                                                      moving)
-      _V1.add_to_collections(updates_collections, update_mean)
-      _V1.add_to_collections(updates_collections, update_variance)
+    forced = _slim_updates(
+        is_training, updates_collections, decay, moving_mean,
+        moving_variance, mean, variance,
+        lambda: (tf.identity(mean), tf.identity(variance)), moving)
+    if forced is None:
       batch = (mean, variance)
       mean, variance = utils.smart_cond(is_training, lambda: batch, moving)
+    else:
+      mean, variance = forced
   else:
     mean, variance = moving_mean, moving_variance
   if broadcast_shape is not None:
@@ -938,65 +967,18 @@ def layer_norm(inputs, center=True, scale=True, activation_fn=None, reuse=None,
 # Pooling, dropout, reshaping.
 
 
-def _pool2d(pool_fn, default_name, inputs, kernel_size, stride, padding,
-            data_format, outputs_collections, scope):
-  if data_format not in (DATA_FORMAT_NCHW, DATA_FORMAT_NHWC):
-    raise ValueError('data_format has to be either NCHW or NHWC.')
+def _pool_nd(rank, pool_fn, default_name, inputs, kernel_size, stride,
+             padding, data_format, outputs_collections, scope):
+  """`pool_fn` over the `rank` (2 or 3) spatial dims of a 4-D or 5-D input."""
+  channels_last, channels_first = _FORMATS[rank + 2]
+  if data_format not in (channels_first, channels_last):
+    raise ValueError(f'data_format has to be either {channels_first} or '
+                     f'{channels_last}.')
   with _V1.name_scope(scope, default_name, [inputs]) as sc:
     inputs = tf.convert_to_tensor(inputs)
-    kh, kw = utils.n_positive_integers(2, kernel_size)
-    sh, sw = utils.n_positive_integers(2, stride)
-    if data_format == DATA_FORMAT_NCHW:
-      ksize, strides = [1, 1, kh, kw], [1, 1, sh, sw]
-    else:
-      ksize, strides = [1, kh, kw, 1], [1, sh, sw, 1]
-    outputs = pool_fn(inputs, ksize=ksize, strides=strides,
-                      padding=padding.upper(), data_format=data_format)
-    return utils.collect_named_outputs(outputs_collections, sc, outputs)
-
-
-@add_arg_scope
-def max_pool2d(inputs, kernel_size, stride=2, padding='VALID',
-               data_format=DATA_FORMAT_NHWC, outputs_collections=None,
-               scope=None):
-  """2-D max pooling (name scope 'MaxPool2D').
-
-  Args:
-    inputs: a 4-D tensor.
-    kernel_size: an int or `[kh, kw]`.
-    stride: an int or `[sh, sw]`.
-    padding: 'VALID' or 'SAME'.
-    data_format: 'NHWC' or 'NCHW'.
-    outputs_collections: collections to add the output to.
-    scope: name scope.
-
-  Returns:
-    The pooled tensor.
-  """
-  runtime.require_graph_mode('slim.max_pool2d')
-  return _pool2d(tf.nn.max_pool2d, 'MaxPool2D', inputs, kernel_size, stride,
-                 padding, data_format, outputs_collections, scope)
-
-
-@add_arg_scope
-def avg_pool2d(inputs, kernel_size, stride=2, padding='VALID',
-               data_format=DATA_FORMAT_NHWC, outputs_collections=None,
-               scope=None):
-  """2-D average pooling (name scope 'AvgPool2D'); arguments as max_pool2d."""
-  runtime.require_graph_mode('slim.avg_pool2d')
-  return _pool2d(tf.nn.avg_pool2d, 'AvgPool2D', inputs, kernel_size, stride,
-                 padding, data_format, outputs_collections, scope)
-
-
-def _pool3d(pool_fn, default_name, inputs, kernel_size, stride, padding,
-            data_format, outputs_collections, scope):
-  if data_format not in (DATA_FORMAT_NCDHW, DATA_FORMAT_NDHWC):
-    raise ValueError('data_format has to be either NCDHW or NDHWC.')
-  with _V1.name_scope(scope, default_name, [inputs]) as sc:
-    inputs = tf.convert_to_tensor(inputs)
-    kernel = list(utils.n_positive_integers(3, kernel_size))
-    strides = list(utils.n_positive_integers(3, stride))
-    if data_format == DATA_FORMAT_NCDHW:
+    kernel = list(utils.n_positive_integers(rank, kernel_size))
+    strides = list(utils.n_positive_integers(rank, stride))
+    if data_format == channels_first:
       ksize, strides = [1, 1] + kernel, [1, 1] + strides
     else:
       ksize, strides = [1] + kernel + [1], [1] + strides + [1]
@@ -1005,24 +987,46 @@ def _pool3d(pool_fn, default_name, inputs, kernel_size, stride, padding,
     return utils.collect_named_outputs(outputs_collections, sc, outputs)
 
 
-@add_arg_scope
-def max_pool3d(inputs, kernel_size, stride=2, padding='VALID',
-               data_format=DATA_FORMAT_NDHWC, outputs_collections=None,
-               scope=None):
-  """3-D max pooling (name scope 'MaxPool3D')."""
-  runtime.require_graph_mode('slim.max_pool3d')
-  return _pool3d(tf.nn.max_pool3d, 'MaxPool3D', inputs, kernel_size, stride,
-                 padding, data_format, outputs_collections, scope)
+def _pool_layer(name, rank, pool_fn, default_name, default_format, doc):
+  """The Slim pooling function `name` (`_pool_nd` under an arg scope)."""
+
+  def pool_layer(inputs, kernel_size, stride=2, padding='VALID',
+                 data_format=default_format, outputs_collections=None,
+                 scope=None):
+    runtime.require_graph_mode(f'slim.{name}')
+    return _pool_nd(rank, pool_fn, default_name, inputs, kernel_size, stride,
+                    padding, data_format, outputs_collections, scope)
+
+  pool_layer.__name__ = pool_layer.__qualname__ = name
+  pool_layer.__doc__ = doc
+  return add_arg_scope(pool_layer)
 
 
-@add_arg_scope
-def avg_pool3d(inputs, kernel_size, stride=2, padding='VALID',
-               data_format=DATA_FORMAT_NDHWC, outputs_collections=None,
-               scope=None):
-  """3-D average pooling (name scope 'AvgPool3D')."""
-  runtime.require_graph_mode('slim.avg_pool3d')
-  return _pool3d(tf.nn.avg_pool3d, 'AvgPool3D', inputs, kernel_size, stride,
-                 padding, data_format, outputs_collections, scope)
+max_pool2d = _pool_layer(
+    'max_pool2d', 2, tf.nn.max_pool2d, 'MaxPool2D', DATA_FORMAT_NHWC,
+    """2-D max pooling (name scope 'MaxPool2D').
+
+    Args:
+      inputs: a 4-D tensor.
+      kernel_size: an int or `[kh, kw]`.
+      stride: an int or `[sh, sw]`.
+      padding: 'VALID' or 'SAME'.
+      data_format: 'NHWC' or 'NCHW'.
+      outputs_collections: collections to add the output to.
+      scope: name scope.
+
+    Returns:
+      The pooled tensor.
+    """)
+avg_pool2d = _pool_layer(
+    'avg_pool2d', 2, tf.nn.avg_pool2d, 'AvgPool2D', DATA_FORMAT_NHWC,
+    "2-D average pooling (name scope 'AvgPool2D'); arguments as max_pool2d.")
+max_pool3d = _pool_layer(
+    'max_pool3d', 3, tf.nn.max_pool3d, 'MaxPool3D', DATA_FORMAT_NDHWC,
+    "3-D max pooling (name scope 'MaxPool3D').")
+avg_pool3d = _pool_layer(
+    'avg_pool3d', 3, tf.nn.avg_pool3d, 'AvgPool3D', DATA_FORMAT_NDHWC,
+    "3-D average pooling (name scope 'AvgPool3D').")
 
 
 @add_arg_scope

@@ -33,6 +33,35 @@ def _check_scale(scale):
   return False
 
 
+def _scaled_regularizer(scale, scope, default_name, penalty, fn_name):
+  """`fn(weights) -> scale * penalty(weights)`, or a None-returning one.
+
+  Args:
+    scale: the regularizer's scale, checked by `_check_scale`.
+    scope: optional name scope for the loss op.
+    default_name: name scope used when `scope` is None.
+    penalty: `fn(weights) -> unscaled scalar loss`.
+    fn_name: `__name__` of the returned function.
+
+  Returns:
+    The regularizer function.
+
+  Raises:
+    ValueError: scale is an int or negative.
+  """
+  if _check_scale(scale):
+    return lambda _: None
+
+  def regularizer(weights):
+    with _V1.name_scope(scope, default_name, [weights]) as name:
+      my_scale = tf.convert_to_tensor(scale, dtype=weights.dtype.base_dtype,
+                                      name='scale')
+      return tf.multiply(my_scale, penalty(weights), name=name)
+
+  regularizer.__name__ = fn_name
+  return regularizer
+
+
 def l1_regularizer(scale, scope=None):
   """`fn(weights) -> scale * sum(|weights|)`.
 
@@ -43,40 +72,18 @@ def l1_regularizer(scale, scope=None):
   Raises:
     ValueError: scale is an int or negative.
   """
-  if _check_scale(scale):
-    return lambda _: None
-
-  def l1(weights):
-    with _V1.name_scope(scope, 'l1_regularizer', [weights]) as name:
-      my_scale = tf.convert_to_tensor(scale, dtype=weights.dtype.base_dtype,
-                                      name='scale')
-      return tf.multiply(my_scale, tf.reduce_sum(tf.abs(weights)),
-                         name=name)
-
-  return l1
+  return _scaled_regularizer(scale, scope, 'l1_regularizer',
+                             lambda weights: tf.reduce_sum(tf.abs(weights)),
+                             'l1')
 
 
 def l2_regularizer(scale, scope=None):
   """`fn(weights) -> scale * tf.nn.l2_loss(weights)` (= scale * sum(w^2) / 2).
 
-  Args:
-    scale: a non-negative float (not an int); 0.0 disables it.
-    scope: optional name scope for the loss op.
-
-  Raises:
-    ValueError: scale is an int or negative.
+  Arguments and errors as `l1_regularizer`.
   """
-  if _check_scale(scale):
-    return lambda _: None
-
-  def l2(weights):
-    with _V1.name_scope(scope, 'l2_regularizer', [weights]) as name:
-      my_scale = tf.convert_to_tensor(scale, dtype=weights.dtype.base_dtype,
-                                      name='scale')
-      return tf.multiply(my_scale, tf.nn.l2_loss(weights),
-                         name=name)
-
-  return l2
+  return _scaled_regularizer(scale, scope, 'l2_regularizer', tf.nn.l2_loss,
+                             'l2')
 
 
 def l1_l2_regularizer(scale_l1=1.0, scale_l2=1.0, scope=None):

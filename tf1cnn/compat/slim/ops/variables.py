@@ -66,22 +66,26 @@ def get_or_create_global_step(graph=None):
   return _V1.train.get_or_create_global_step(graph)
 
 
+def _untrained_variable(collection, initial_value, validate_shape, name,
+                        use_resource):
+  """A non-trainable `tf.compat.v1.Variable` in `collection` only."""
+  return _V1.Variable(initial_value, trainable=False, collections=[collection],
+                      validate_shape=validate_shape, name=name,
+                      use_resource=use_resource)
+
+
 def local_variable(initial_value, validate_shape=True, name=None,
                    use_resource=None):
   """A non-trainable variable in `LOCAL_VARIABLES` only."""
-  return _V1.Variable(initial_value, trainable=False,
-                      collections=[_KEYS.LOCAL_VARIABLES],
-                      validate_shape=validate_shape, name=name,
-                      use_resource=use_resource)
+  return _untrained_variable(_KEYS.LOCAL_VARIABLES, initial_value,
+                             validate_shape, name, use_resource)
 
 
 def global_variable(initial_value, validate_shape=True, name=None,
                     use_resource=None):
   """A non-trainable variable in `GLOBAL_VARIABLES` only."""
-  return _V1.Variable(initial_value, trainable=False,
-                      collections=[_KEYS.GLOBAL_VARIABLES],
-                      validate_shape=validate_shape, name=name,
-                      use_resource=use_resource)
+  return _untrained_variable(_KEYS.GLOBAL_VARIABLES, initial_value,
+                             validate_shape, name, use_resource)
 
 
 @add_arg_scope
