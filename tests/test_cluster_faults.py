@@ -157,7 +157,7 @@ class ClusterFaultTest(tf.test.TestCase):
       tasks.start('chief', '--job_name=worker', '--task_index=0')
       tasks.start('worker1', '--job_name=worker', '--task_index=1')
       tasks.wait_for('worker1', r'step \d+/6000', timeout=60)
-      tasks.wait_for('chief', r'Saving checkpoints for \d+', timeout=30)
+      tasks.wait_for('chief', r'Saving checkpoints for [1-9]\d*', timeout=30)
       tasks.kill('chief')
       saved = _global_step(train_dir)
       self.assertGreater(saved, 0)
@@ -178,9 +178,10 @@ class ClusterFaultTest(tf.test.TestCase):
     self.assertGreater(int(live.group(1)), saved)
     self.assertGreaterEqual(int(live.group(2)), saved)
     self.assertIn('resuming from', chief)
-    # Worker 1 reports the step it reached, not the chief's checkpoint.
+    # Worker 1 reports the step it reached (its last fetch, a step or two
+    # behind the other worker's increments), not the chief's checkpoint.
     reported = int(re.search(r'trained to step (\d+)', worker1).group(1))
-    self.assertGreaterEqual(reported, 5999)
+    self.assertGreaterEqual(reported, 5990)
     self.assertGreaterEqual(_global_step(train_dir), 6000)
 
   def test_ps_killed_workers_fail_naming_it_and_a_restart_resumes(self):
@@ -191,7 +192,7 @@ class ClusterFaultTest(tf.test.TestCase):
       tasks.start('chief', '--job_name=worker', '--task_index=0')
       tasks.start('worker1', '--job_name=worker', '--task_index=1')
       tasks.wait_for('worker1', r'step \d+/100000', timeout=60)
-      tasks.wait_for('chief', r'Saving checkpoints for \d+', timeout=30)
+      tasks.wait_for('chief', r'Saving checkpoints for [1-9]\d*', timeout=30)
       tasks.kill('ps')
       killed = time.monotonic()
       for name in ('chief', 'worker1'):
