@@ -157,7 +157,7 @@ class ClusterFaultTest(tf.test.TestCase):
       tasks.start('chief', '--job_name=worker', '--task_index=0')
       tasks.start('worker1', '--job_name=worker', '--task_index=1')
       tasks.wait_for('worker1', r'step \d+/6000', timeout=60)
-      tasks.wait_for('chief', r'Saving checkpoints for [1-9]\d*', timeout=30)
+      tasks.wait_for('chief', r'after saving checkpoint [1-9]\d*', timeout=30)
       tasks.kill('chief')
       saved = _global_step(train_dir)
       self.assertGreater(saved, 0)
@@ -192,7 +192,7 @@ class ClusterFaultTest(tf.test.TestCase):
       tasks.start('chief', '--job_name=worker', '--task_index=0')
       tasks.start('worker1', '--job_name=worker', '--task_index=1')
       tasks.wait_for('worker1', r'step \d+/100000', timeout=60)
-      tasks.wait_for('chief', r'Saving checkpoints for [1-9]\d*', timeout=30)
+      tasks.wait_for('chief', r'after saving checkpoint [1-9]\d*', timeout=30)
       tasks.kill('ps')
       killed = time.monotonic()
       for name in ('chief', 'worker1'):

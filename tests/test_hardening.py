@@ -1,4 +1,4 @@
-"""The findings of a hostile test: each ends as one line or correct behaviour.
+"""Bad flags, files, layouts and process faults: one line or correct behaviour.
 
 Runs that end without their work (save settings, finished runs, damaged or
 vanished checkpoints, a missing state file, full disks, input failures in
