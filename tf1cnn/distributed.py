@@ -49,6 +49,7 @@ from typing import List
 import tensorflow as tf
 from absl import logging
 
+from tf1cnn import checkpoints
 from tf1cnn import runtime
 
 _V1 = tf.compat.v1
@@ -592,15 +593,15 @@ def sync_step_timed_out(cluster, train_dir, last_step):
   Raises:
     UserInputError: the chief is not completing steps, naming its address.
   """
-  latest = tf.train.latest_checkpoint(train_dir)
+  latest = checkpoints.latest_checkpoint(train_dir)
   if latest:
     try:
-      if int(tf.train.load_variable(latest, 'global_step')) >= last_step:
+      if (checkpoints.checkpoint_step(latest) or 0) >= last_step:
         logging.info('the chief finished at step %d while this worker '
                      'waited for its last synchronous step', last_step)
         return True
-    except (tf.errors.OpError, ValueError):
-      pass
+    except (tf.errors.OpError, ValueError, runtime.UserInputError):
+      pass  # Deleted by the chief's keep-N rotation meanwhile.
   raise runtime.UserInputError(
       f'worker {cluster.task_index}: no synchronous step completed for '
       f'{cluster.timeout_secs} s (--cluster_timeout_secs): the chief, worker '
@@ -730,7 +731,7 @@ def checkpoint_live_state(target, saver, train_dir, session_config,
     The new checkpoint prefix, or None (fresh parameter servers or nothing
     newer).
   """
-  latest = tf.train.latest_checkpoint(train_dir)
+  latest = checkpoints.latest_checkpoint(train_dir)
   with _V1.Session(target, config=session_config) as sess:
     if sess.run(_V1.report_uninitialized_variables()).size:
       return None
@@ -738,9 +739,10 @@ def checkpoint_live_state(target, saver, train_dir, session_config,
     saved_step = -1
     if latest:
       try:
-        saved_step = int(tf.train.load_variable(latest, 'global_step'))
-      except (tf.errors.OpError, ValueError):
-        saved_step = -1
+        saved_step = checkpoints.checkpoint_step(latest)
+      except (tf.errors.OpError, ValueError, runtime.UserInputError):
+        saved_step = None
+      saved_step = -1 if saved_step is None else saved_step
     if live_step <= saved_step:
       return None
     prefix = saver.save(sess, os.path.join(train_dir, 'model.ckpt'),
