@@ -678,11 +678,14 @@ class _SeparableConv(_Conv):
     depthwise, pointwise = self.depthwise_kernel, self.pointwise_kernel
     strides, dilations = self.strides, self.dilation_rate
     if self._RANK == 1:
-      # Run the 1-D case as 2-D with a height of one.
+      # Run the 1-D case as 2-D with a height of one. The stride goes on
+      # both spatial axes, as TF 1.15 did: the height of one stays one, and
+      # TensorFlow's Eigen depthwise kernel (CPUs without oneDNN) refuses
+      # unequal row and column strides.
       inputs = tf.expand_dims(inputs, 2 if channels_first else 1)
       depthwise = tf.expand_dims(depthwise, 0)
       pointwise = tf.expand_dims(pointwise, 0)
-      strides, dilations = (1,) + strides, (1,) + dilations
+      strides, dilations = strides * 2, (1,) + dilations
     if channels_first:
       full_strides = (1, 1) + strides
       data_format = 'NCHW'
