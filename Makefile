@@ -1,13 +1,14 @@
 # Two entry points on a fresh machine (only Python 3.11 needed):
 #   make demo   create .venv, install, write the synthetic sample, train, evaluate
 #   make test   create .venv if needed, install, run the graph-mode test suite
+#   make test-fast  the same without the tests marked slow (a developer's lane)
 #   make gpu-check  verify a GPU machine (says so and exits 0 without one)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean gpu-check
+.PHONY: demo test test-fast install clean gpu-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
 
 # On a machine with an NVIDIA GPU: its own environment with the CUDA
 # libraries, the test suite with the GPU visible, then LeNet-5 in fp32 and

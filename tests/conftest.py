@@ -1,9 +1,43 @@
-"""pytest set-up shared by the graph-mode tests."""
+"""pytest set-up shared by the graph-mode tests.
 
+* TensorFlow's C++ log is quiet and the CPU kernel library is the one the
+  programs choose (`tf1cnn.startup`), both settled before any test module
+  imports TensorFlow; `TF_ENABLE_ONEDNN_OPTS=0 pytest ...` runs the tests on
+  the Eigen kernels.
+* Every temporary file and folder of the run (`tempfile.mkdtemp()`,
+  `self.get_temp_dir()`, and those of child processes through `TMPDIR`) lives
+  under one folder that is removed when the run ends.
+* `@pytest.mark.slow` marks the long tests (cluster faults, 224x224 zoo
+  numerics, real TF-Slim fine-tuning, int8 export); `make test` runs them,
+  `make test-fast` (`pytest -m "not slow"`) leaves them out.
+"""
+
+import atexit
+import functools
 import os
+import shutil
+import tempfile
 
-# Quiet TensorFlow's C++ log before it is imported by any test module.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from tf1cnn import startup  # pylint: disable=wrong-import-position
+
+startup.prepare()
+
+_RUN_TEMP = None
+
+
+def pytest_configure(config):
+  global _RUN_TEMP
+  config.addinivalue_line(
+      'markers', 'slow: a long test (left out by `make test-fast`)')
+  _RUN_TEMP = tempfile.mkdtemp(prefix='tf1cnn-tests-')
+  tempfile.tempdir = _RUN_TEMP
+  os.environ['TMPDIR'] = _RUN_TEMP
+  # Registered before TensorFlow's own clean-up of `get_temp_dir()` (inside
+  # this folder), so it runs after it (atexit is last in, first out).
+  atexit.register(functools.partial(shutil.rmtree, _RUN_TEMP,
+                                    ignore_errors=True))
 
 
 def pytest_collection_modifyitems(items):

@@ -22,6 +22,10 @@
   hyper-parameters of `data/catdog.flags`: Adam 1e-3 decayed by 0.3 every 5
   epochs, weight decay 1e-4, dropout 0.5; `accuracy_steps` steps, 750 = 12
   epochs of 2,000 images) in each precision, evaluated on the test split.
+* `kernels` (`compare_kernels`): the synthetic training step of the model
+  under each CPU kernel library, oneDNN and Eigen, each in a child process
+  (`tf1cnn.startup.measure_kernels`), beside the library this process runs
+  and why it was chosen, and the CPU's model and features;
 * `serving` (`serving_formats`): the fp32 accuracy checkpoint exported in
   every format (`tf1cnn.export_formats`) and each one's inference images/sec
   and test accuracy on the decoded test split, side by side
@@ -58,6 +62,7 @@ from tf1cnn import export_formats
 from tf1cnn import precision
 from tf1cnn import run_spec
 from tf1cnn import runtime
+from tf1cnn import startup
 from tf1cnn import served
 from tf1cnn import training
 from tf1cnn.inputs import cache
@@ -107,6 +112,7 @@ class BenchmarkConfig:
   json_path: str = ''
   keep_work_dir: bool = False
   serving_formats: bool = True
+  compare_kernels: bool = True
 
 
 def summarize(measurements):
@@ -532,6 +538,7 @@ def run(config):
   precisions = resolve_precisions(config.precisions, config.precision_fallback)
   _, _, class_names = image_folder.scan_split(config.data_dir, 'train')
   num_classes = len(class_names)
+  _, cpu_model, cpu_features = startup.cpu_info()
   own_work_dir = not config.work_dir
   work_dir = config.work_dir or tempfile.mkdtemp(prefix='tf1cnn_benchmark_')
   os.makedirs(work_dir, exist_ok=True)
@@ -541,7 +548,10 @@ def run(config):
                               bf16=precision.support('bf16')[0],
                               precision_auto=list(precision.choose_auto()),
                               gpu=precision.gpu_available(),
-                              tensorflow=tf.__version__),
+                              tensorflow=tf.__version__,
+                              cpu_model=cpu_model,
+                              cpu_features=sorted(cpu_features),
+                              kernels=startup.current_choice_record()),
                  train={}, input_only={}, eval={}, accuracy=[], cache={})
   try:
     # The caches: training (crop source size) and test (image size).
@@ -563,7 +573,16 @@ def run(config):
           large_dir, preprocess.crop_source_size(config.image_size))
     train_rates = {}
     input_rates = {}
+    kernel_rates = {}
     for repeat in range(config.repeats):
+      if config.compare_kernels:
+        for library, rate in startup.measure_kernels(
+            steps=config.steps, warmup_steps=config.warmup_steps,
+            batch_size=config.batch_size, image_size=config.image_size,
+            model=config.model).items():
+          kernel_rates.setdefault(library, []).append(rate)
+          logging.info('repeat %d: synthetic training step under %s: %s '
+                       'images/sec', repeat + 1, library, rate)
       for run_precision in precisions:
         for pipeline_name in config.pipelines:
           rate = measure_train(config, pipeline_name, run_precision,
@@ -591,6 +610,11 @@ def run(config):
                        'ms/image', repeat + 1, name, *rate)
     results['train'] = {k: summarize(v) for k, v in train_rates.items()}
     results['input_only'] = {k: summarize(v) for k, v in input_rates.items()}
+    results['kernels'] = {
+        library: dict(median=(float(statistics.median(
+            [r for r in rates if r])) if any(rates) else None),
+                      repeats=rates)
+        for library, rates in kernel_rates.items()}
 
     checkpoint = None
     if config.accuracy_steps > 0:
@@ -629,6 +653,18 @@ def report(results, json_path=''):
             f'ms/image, synthetic {ceiling["cpu_ms_per_image"]:.3f} '
             f'({100 * ceiling["cpu_ms_per_image"] / fed["cpu_ms_per_image"]:.1f}'
             f'% of the work is the model step; {run_precision})')
+  machine = results['machine']
+  print(f'info: CPU {machine.get("cpu_model") or "unknown"}; features: '
+        f'{" ".join(machine.get("cpu_features", [])) or "unknown"}')
+  chosen = machine.get('kernels') or {}
+  kernels = results.get('kernels') or {}
+  shown = ', '.join(
+      f'{library} {row["median"]:.1f}' if row['median'] else f'{library} failed'
+      for library, row in sorted(kernels.items()))
+  print(f'info: CPU kernels in this process: {chosen.get("library", "unknown")}'
+        f' ({chosen.get("source", "")}: {chosen.get("reason", "")})'
+        + (f'; synthetic training images/sec by library: {shown}'
+           if shown else ''))
   auto = results['machine'].get('precision_auto')
   if auto:
     rates = {p: results['train'][f'cached/{p}']['median']
@@ -659,12 +695,3 @@ def report(results, json_path=''):
   if json_path:
     checkpoints.write_json(json_path, results, indent=1, sort_keys=True)
   print(line, flush=True)
-
-
-def config_from_values(values: dict,
-                       base: Optional[BenchmarkConfig] = None):
-  """A BenchmarkConfig with the given field values over `base`."""
-  config = dataclasses.replace(base or BenchmarkConfig())
-  for key, value in values.items():
-    setattr(config, key, value)
-  return config

@@ -23,6 +23,8 @@ import tensorflow as tf
 from absl import app
 from absl import logging
 
+from tf1cnn import startup
+
 
 class UserInputError(Exception):
   """Bad input a user can fix; the message names the file, flag or checkpoint."""
@@ -98,6 +100,7 @@ def run_main(main_fn, flags_parser=None):
 
   def _wrapped(argv):
     configure_logging()
+    startup.log_choice()
     try:
       return main_fn(argv)
     except (UserInputError, config_lib.ConfigError) as e:
