@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 
+import pytest
 import tensorflow as tf
 
 from tf1cnn import cluster_launcher
@@ -23,6 +24,7 @@ from tf1cnn import runtime
 from fixtures import make_striped_dataset, subprocess_env
 
 runtime.use_graph_mode()
+pytestmark = pytest.mark.slow  # make test-fast leaves these out
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -145,7 +147,8 @@ class ClusterFaultTest(tf.test.TestCase):
     metrics = evaluation.evaluate(config_lib.eval_config(
         model='lenet5', data_dir=self.data_dir, train_dir=train_dir,
         image_size=32))
-    self.assertGreaterEqual(metrics['accuracy'], 0.5)
+    # Stripes are easy: 3000 steps learn them whatever worker 1 did.
+    self.assertGreaterEqual(metrics['accuracy'], 0.9)
 
   def test_chief_killed_and_restarted_resumes_at_the_live_step(self):
     # Enough steps that the chief (about 50 steps/s alone on this model)

@@ -70,8 +70,16 @@ class ExportTest(tf.test.TestCase):
           {pixel_sig.inputs['images'].name: resized[None]})
     self.assertAllClose(from_bytes['logits'][0], from_pixels['logits'][0],
                         atol=1e-4)
-    self.assertAllClose(from_bytes['probabilities'].sum(axis=1), [1.0, 1.0])
-    self.assertIn(from_bytes['class_names'][0], (b'horizontal', b'vertical'))
+    # probabilities = softmax(logits), classes = argmax, class_names the
+    # labels.txt name of each class (numpy, not the graph's own ops).
+    logits = from_bytes['logits'].astype(np.float64)
+    softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+    softmax /= softmax.sum(axis=1, keepdims=True)
+    self.assertAllClose(from_bytes['probabilities'], softmax, atol=1e-6)
+    self.assertAllEqual(from_bytes['classes'], logits.argmax(axis=1))
+    names = np.array([b'horizontal', b'vertical'])
+    self.assertAllEqual(from_bytes['class_names'],
+                        names[logits.argmax(axis=1)])
 
     # The export holds the moving averages, as evaluation restores them.
     prefix = tf.train.latest_checkpoint(self.train_dir)

@@ -115,14 +115,31 @@ class FineTuneTest(tf.test.TestCase):
                           averages[f'{name}/ExponentialMovingAverage'])
       self.assertNotAllClose(tuned[name], raw[name])
 
+  def test_other_classes_leave_the_classifier_out_by_default(self):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    with self.assertLogs(level='WARNING') as logs:
+      result = training.train(_config(
+          self.three_classes, train_dir, warm_start_from=self.source_dir,
+          learning_rate=0.0))
+    self.assertTrue(any(
+        'leaving out softmax_linear, as --warm_start_exclude=softmax_linear '
+        'would' in line for line in logs.output), logs.output)
+    source_body = _values(self.source, BODY)
+    for name, value in _values(result.checkpoint, BODY).items():
+      self.assertAllEqual(value, source_body[name], msg=name)
+    self.assertEqual(
+        tf.train.load_variable(result.checkpoint, HEAD[0]).shape, (84, 3))
+
   def test_mismatches_and_typos_are_refused_with_a_hint(self):
     train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    # An exclusion the user chose replaces the default one.
     with self.assertRaisesRegex(
         runtime.UserInputError,
         r'softmax_linear/biases is \[2\] in the checkpoint, \[3\] in this '
         r'model \(leave such layers out with --warm_start_exclude\)'):
       training.train(_config(self.three_classes, train_dir,
-                             warm_start_from=self.source_dir))
+                             warm_start_from=self.source_dir,
+                             warm_start_exclude=['conv1_scope']))
     with self.assertRaisesRegex(
         runtime.UserInputError,
         "--trainable_scopes: no variable under 'softmax'; the model's "

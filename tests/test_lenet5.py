@@ -52,7 +52,9 @@ class LeNet5Test(tf.test.TestCase):
            'local1_scope/biases', 'local1_scope/weights',
            'softmax_linear/biases', 'softmax_linear/softmax_linear'])
       self.assertEqual(_count(_V1.trainable_variables()), 14606766)
-      self.assertEqual(lenet5.NUM_PARAMETERS_150_2, 14606766)
+      # The module's documented count is the graph's.
+      self.assertEqual(lenet5.NUM_PARAMETERS_150_2,
+                       _count(_V1.trainable_variables()))
       self.assertEqual(_count(_V1.global_variables()), 14606766)
       self.assertLen(_V1.get_collection(layers.LAYER_OUTPUTS), 7)
 
@@ -71,20 +73,41 @@ class LeNet5Test(tf.test.TestCase):
       self.assertAllClose(w.std(), 0.005 * 0.88, rtol=0.35)
 
   def test_weight_decay_and_dropout(self):
-    with tf.Graph().as_default():
-      images = tf.random.normal([2, 150, 150, 3], seed=1)
-      is_training = _V1.placeholder_with_default(False, [])
-      network_fn = models.get_network_fn('lenet5', 2, is_training=is_training,
-                                         weight_decay=1e-4, drop_rate=0.5)
-      logits, _ = network_fn(images)
-      self.assertLen(
-          _V1.get_collection(_V1.GraphKeys.REGULARIZATION_LOSSES), 5)
-      with self.session() as sess:
-        sess.run(_V1.global_variables_initializer())
-        fixed = images.eval()
-        first = sess.run(logits, {images: fixed})
-        second = sess.run(logits, {images: fixed})
-        self.assertAllEqual(first, second)  # eval mode: no dropout
+    fixed = np.random.RandomState(1).normal(
+        size=[2, 150, 150, 3]).astype(np.float32)
+    outputs = {}
+    for drop_rate in (0.5, 0.0):
+      with tf.Graph().as_default():
+        _V1.set_random_seed(1)
+        images = _V1.placeholder(tf.float32, [2, 150, 150, 3])
+        is_training = _V1.placeholder_with_default(False, [])
+        network_fn = models.get_network_fn(
+            'lenet5', 2, is_training=is_training, weight_decay=1e-4,
+            drop_rate=drop_rate)
+        logits, _ = network_fn(images)
+        decay = _V1.get_collection(_V1.GraphKeys.REGULARIZATION_LOSSES)
+        self.assertLen(decay, 5)
+        weights = [v for v in _V1.trainable_variables()
+                   if not v.op.name.endswith('biases')]
+        self.assertLen(weights, 5)
+        with self.session() as sess:
+          sess.run(_V1.global_variables_initializer())
+          runs = [sess.run(logits, {images: fixed, is_training: mode})
+                  for mode in (False, False, True, True)]
+          decay_value, weight_values = sess.run([tf.add_n(decay), weights])
+        outputs[drop_rate] = runs
+        # weight_decay * l2_loss(w) = 1e-4 * sum(w^2) / 2 over every weight.
+        self.assertAllClose(
+            decay_value,
+            1e-4 * sum(float((w.astype(np.float64) ** 2).sum()) / 2
+                       for w in weight_values), rtol=1e-5)
+    dropped = outputs[0.5]
+    self.assertAllEqual(dropped[0], dropped[1])  # eval mode: no dropout
+    # Training mode drops units: two runs on the same images differ...
+    self.assertGreater(np.abs(dropped[2] - dropped[3]).max(), 1e-6)
+    # ...and only because of drop_rate: without it they are the same.
+    kept = outputs[0.0]
+    self.assertAllClose(kept[2], kept[3], rtol=1e-6, atol=1e-6)
 
 
 if __name__ == '__main__':

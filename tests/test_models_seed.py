@@ -195,19 +195,43 @@ class SeedModelsTest(tf.test.TestCase, parameterized.TestCase):
                      EXPECTED_PARAMETERS[name])
 
   def test_parameter_count_constants(self):
-    self.assertEqual(
-        (inception.NUM_PARAMETERS, inception.NUM_TRAINABLE_PARAMETERS,
-         inception.NUM_NON_TRAINABLE_PARAMETERS),
-        EXPECTED_PARAMETERS['inception'])
-    self.assertEqual(
-        (bn_cnn.NUM_PARAMETERS, bn_cnn.NUM_TRAINABLE_PARAMETERS,
-         bn_cnn.NUM_NON_TRAINABLE_PARAMETERS), EXPECTED_PARAMETERS['bn_cnn'])
-    self.assertEqual(cifar_cnn.NUM_PARAMETERS,
-                     EXPECTED_PARAMETERS['cifar_cnn'][0])
-    self.assertEqual(
-        (lenet5_bn.NUM_PARAMETERS, lenet5_bn.NUM_TRAINABLE_PARAMETERS,
-         lenet5_bn.NUM_NON_TRAINABLE_PARAMETERS),
-        EXPECTED_PARAMETERS['lenet5_bn'])
+    # Each module's documented counts are those of the graph it builds.
+    constants = {
+        'inception': (inception.NUM_PARAMETERS,
+                      inception.NUM_TRAINABLE_PARAMETERS,
+                      inception.NUM_NON_TRAINABLE_PARAMETERS),
+        'bn_cnn': (bn_cnn.NUM_PARAMETERS, bn_cnn.NUM_TRAINABLE_PARAMETERS,
+                   bn_cnn.NUM_NON_TRAINABLE_PARAMETERS),
+        'cifar_cnn': (cifar_cnn.NUM_PARAMETERS,),
+        'lenet5_bn': (lenet5_bn.NUM_PARAMETERS,
+                      lenet5_bn.NUM_TRAINABLE_PARAMETERS,
+                      lenet5_bn.NUM_NON_TRAINABLE_PARAMETERS),
+    }
+    for name, documented in constants.items():
+      with tf.Graph().as_default():
+        _build(name)
+        every = _count(_V1.global_variables())
+        trainable = _count(_V1.trainable_variables())
+      self.assertEqual(documented,
+                       (every, trainable, every - trainable)[:len(documented)],
+                       name)
+
+  @parameterized.named_parameters(*EACH_MODEL)
+  def test_logits_scopes_hold_the_classifier(self, name):
+    builder = models.get_builder(name)
+    self.assertNotEmpty(builder.logits_scopes)
+    with tf.Graph().as_default():
+      images = _V1.placeholder(tf.float32, _input_shape(name, 1))
+      builder(images, num_classes=7)  # 7: a width no other layer has
+      variables = _V1.global_variables()
+    in_scopes = {v.op.name for v in variables
+                 if any(v.op.name.startswith(scope + '/')
+                        for scope in builder.logits_scopes)}
+    sized_by_classes = {v.op.name for v in variables
+                        if 7 in v.shape.as_list()}
+    self.assertNotEmpty(sized_by_classes)
+    # Every variable whose shape depends on the classes is in the scopes.
+    self.assertContainsSubset(sized_by_classes, in_scopes)
 
   def test_inception_parameter_split(self):
     with tf.Graph().as_default():

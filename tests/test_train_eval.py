@@ -116,12 +116,31 @@ class TrainEvalTest(tf.test.TestCase):
   def test_loss_falls_and_training_resumes(self):
     train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
     first = training.train(_config(self.data_dir, train_dir, max_steps=10))
-    second = training.train(_config(self.data_dir, train_dir, max_steps=60))
     self.assertEqual(first.global_step, 10)
+    reader = _V1.train.load_checkpoint(os.path.join(train_dir,
+                                                    'model.ckpt-10'))
+    saved = reader.get_tensor('conv1_scope/weights')
+    # At a learning rate of 0 a resumed run keeps the saved weights exactly;
+    # a run that restarted at step 0 would hold freshly drawn ones.
+    frozen = training.train(_config(self.data_dir, train_dir, max_steps=12,
+                                    learning_rate=0.0))
+    self.assertEqual(frozen.global_step, 12)
+    reader = _V1.train.load_checkpoint(os.path.join(train_dir,
+                                                    'model.ckpt-12'))
+    self.assertAllEqual(reader.get_tensor('conv1_scope/weights'), saved)
+    second = training.train(_config(self.data_dir, train_dir, max_steps=60,
+                                    keep_checkpoint_max=10))
     self.assertEqual(second.global_step, 60)
-    metrics = evaluation.evaluate(config_lib.eval_config(
-        model='lenet5', data_dir=self.data_dir, train_dir=train_dir))
-    self.assertGreaterEqual(metrics['accuracy'], 0.9)  # stripes are easy
+
+    def test_loss(step):
+      return evaluation.evaluate(config_lib.eval_config(
+          model='lenet5', data_dir=self.data_dir, train_dir=train_dir,
+          checkpoint_path=os.path.join(train_dir, f'model.ckpt-{step}'),
+          use_moving_averages=False))
+
+    early, late = test_loss(10), test_loss(60)
+    self.assertLess(late['loss'], early['loss'])
+    self.assertGreaterEqual(late['accuracy'], 0.9)  # stripes are easy
 
   def test_profile_every_n_steps_writes_chrome_traces(self):
     train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())

@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tf1cnn import runtime
@@ -19,6 +20,7 @@ from tf1cnn import runtime
 from fixtures import make_striped_dataset, subprocess_env
 
 runtime.use_graph_mode()
+pytestmark = pytest.mark.slow  # make test-fast leaves these out
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _WRITE_ZOO_CHECKPOINT = """

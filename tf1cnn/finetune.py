@@ -11,7 +11,10 @@ TF-Slim's `train_image_classifier` recipe in graph mode:
   afresh.
 * `--warm_start_exclude=softmax_linear,...` leaves variable scopes out of the
   warm start (typically the classifier, to re-learn it for other classes);
-  they are initialised as usual.
+  they are initialised as usual. Left empty, it defaults to the model's
+  classifier scopes (the registry's `logits_scopes`) when the checkpoint's
+  classifier has another shape (other classes), with a warning naming them;
+  with the same shapes everything is restored.
 * `--trainable_scopes=softmax_linear,...` trains only the variables under
   those scopes; the others keep their values (batch-norm statistics of
   frozen layers still follow the new data in training mode, as in TF-Slim).
@@ -66,8 +69,44 @@ def trainable_variables(scopes):
   return chosen
 
 
+def default_exclude(prefix, model_variables, classifier_scopes,
+                    name_rules=()):
+  """The classifier scopes to leave out when their shapes differ from `prefix`.
+
+  Args:
+    prefix: the source checkpoint.
+    model_variables: the variables the network created.
+    classifier_scopes: the model's `logits_scopes`.
+    name_rules: `--checkpoint_var_map` rules.
+
+  Returns:
+    The scopes (those that hold a variable) when any classifier variable
+    has another shape in the checkpoint (logged as a warning); else ().
+  """
+  scopes = [s.strip().rstrip('/') for s in classifier_scopes if s.strip()]
+  scopes = [s for s in scopes
+            if any(_in_scope(v.op.name, s) for v in model_variables)]
+  heads = [v for v in model_variables
+           if any(_in_scope(v.op.name, s) for s in scopes)]
+  if not heads:
+    return ()
+  var_map, _ = checkpoints.restore_var_map(prefix, heads,
+                                           name_rules=name_rules)
+  stored = checkpoints.checkpoint_variables(prefix)
+  for name, variable in sorted(var_map.items()):
+    want = tuple(variable.shape.as_list())
+    if name in stored and tuple(stored[name]) != want:
+      logging.warning(
+          '--warm_start_from=%s: the classifier differs (%s is %s there, %s '
+          'here): leaving out %s, as --warm_start_exclude=%s would (set '
+          '--warm_start_exclude to choose otherwise)', prefix, name,
+          list(stored[name]), list(want), ', '.join(scopes), ','.join(scopes))
+      return tuple(scopes)
+  return ()
+
+
 def warm_start_init_fn(source, model_variables, exclude=(), name_rules=(),
-                       ignore_missing_vars=False):
+                       ignore_missing_vars=False, classifier_scopes=()):
   """Builds the restore of `model_variables` from `source` (graph time).
 
   Args:
@@ -78,6 +117,8 @@ def warm_start_init_fn(source, model_variables, exclude=(), name_rules=(),
       checkpoint another program wrote, a model-zoo checkpoint).
     ignore_missing_vars: variables the source lacks keep their initial
       values (logged) instead of being an error (TF-Slim's flag).
+    classifier_scopes: the model's `logits_scopes`; with `exclude` empty
+      they are left out when their shapes differ (`default_exclude`).
 
   Returns:
     `init_fn(scaffold, session)` for `tf.compat.v1.train.Scaffold`.
@@ -88,6 +129,9 @@ def warm_start_init_fn(source, model_variables, exclude=(), name_rules=(),
   """
   prefix = checkpoints.resolve_checkpoint(checkpoint_path=source,
                                           flag='--warm_start_from')
+  if not exclude and classifier_scopes:
+    exclude = default_exclude(prefix, model_variables, classifier_scopes,
+                              name_rules)
   left_out = {v.ref() for v in select(model_variables, exclude,
                                       '--warm_start_exclude')}
   var_map, _ = checkpoints.restore_var_map(

@@ -73,7 +73,8 @@ def _conv_bn_relu(name, inputs, out_channels, is_training, weight_decay,
 
 @registry.register_model('bn_cnn', image_size=default_image_size,
                          channels=default_channels,
-                         num_classes=default_num_classes)
+                         num_classes=default_num_classes,
+                         logits_scopes=('bn_cnn/conv5',))
 def bn_cnn(images, num_classes=default_num_classes, is_training=False,
            weight_decay=0.0, scope=None, batch_norm_decay=BATCH_NORM_DECAY,
            batch_norm_scale=False):

@@ -58,7 +58,8 @@ def keras_l2_to_weight_decay(keras_l2):
 
 @registry.register_model('cifar_cnn', image_size=default_image_size,
                          channels=default_channels,
-                         num_classes=default_num_classes)
+                         num_classes=default_num_classes,
+                         logits_scopes=('cifar_cnn/logits',))
 def cifar_cnn(images, num_classes=default_num_classes, is_training=False,
               weight_decay=0.0, scope=None, keras_conv_l2=KERAS_CONV_L2,
               drop_rate=0.0, hidden_units=1024, conv2_filters=32):

@@ -135,7 +135,8 @@ def inception_block(name, inputs, channels, stride, is_training,
 
 @registry.register_model('inception', image_size=default_image_size,
                          channels=default_channels,
-                         num_classes=default_num_classes)
+                         num_classes=default_num_classes,
+                         logits_scopes=('inception/logits',))
 def inception(images, num_classes=default_num_classes, is_training=False,
               weight_decay=0.0, scope=None, num_layers=2, init_ch=16,
               batch_norm_decay=BATCH_NORM_DECAY):

@@ -82,7 +82,8 @@ def inference(images, batch_size, n_classes, drop_rate, is_training=False,
 # padding at its borders.
 @registry.register_model('lenet5', image_size=default_image_size,
                          channels=default_channels,
-                         num_classes=default_num_classes, min_image_size=17)
+                         num_classes=default_num_classes, min_image_size=17,
+                         logits_scopes=('softmax_linear',))
 def lenet5(images, num_classes=default_num_classes, is_training=False,
            weight_decay=0.0, drop_rate=0.0, scope=None):
   """Factory form: returns `(logits, end_points)`."""

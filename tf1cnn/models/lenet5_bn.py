@@ -59,7 +59,8 @@ def _conv_bn_pool_relu(index, inputs, out_channels, is_training, weight_decay,
 
 @registry.register_model('lenet5_bn', image_size=default_image_size,
                          channels=default_channels,
-                         num_classes=default_num_classes)
+                         num_classes=default_num_classes,
+                         logits_scopes=('lenet5_bn/logits',))
 def lenet5_bn(images, num_classes=default_num_classes, is_training=False,
               weight_decay=0.0, scope=None,
               batch_norm_decay=BATCH_NORM_DECAY):

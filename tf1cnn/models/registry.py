@@ -9,8 +9,10 @@
 
 The decorator records the builder under its name and sets the attributes the
 factory and the run set-up read: `default_image_size`, `default_channels`,
-`default_num_classes` and `default_preprocessing` (a name from
-`tf1cnn.inputs.preprocess`). `tf1cnn.models` imports every module of its
+`default_num_classes`, `default_preprocessing` (a name from
+`tf1cnn.inputs.preprocess`) and `logits_scopes` (the variable scopes of the
+classifier, for the default model scope: what a warm start onto other classes
+leaves out by default, and what a last-layer fine-tune trains). `tf1cnn.models` imports every module of its
 package on the first look-up, so adding a model touches only its own file.
 """
 
@@ -18,12 +20,14 @@ _NETWORKS = {}
 
 
 def register_model(name, image_size, channels, num_classes,
-                   preprocessing='standardize', min_image_size=None):
+                   preprocessing='standardize', min_image_size=None,
+                   logits_scopes=()):
   """Decorator registering a builder `fn(images, num_classes, ...)`.
 
   `min_image_size` is the smallest input side the network makes sense at
   (`builder.min_image_size`; None: any size it builds at); the run set-up
-  refuses a smaller `--image_size`.
+  refuses a smaller `--image_size`. `logits_scopes` are the classifier's
+  variable scopes (`builder.logits_scopes`).
 
   Raises:
     ValueError: the name is taken by another builder.
@@ -36,6 +40,7 @@ def register_model(name, image_size, channels, num_classes,
     builder.default_num_classes = num_classes
     builder.default_preprocessing = preprocessing
     builder.min_image_size = min_image_size
+    builder.logits_scopes = tuple(logits_scopes)
     _NETWORKS[name] = builder
     return builder
   return _register

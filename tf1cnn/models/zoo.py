@@ -20,10 +20,11 @@ checkpoints have no background class; 1001 for the others) and
 `default_preprocessing` ('vgg': mean subtraction on 0-255 pixels;
 'inception': pixels scaled to [-1, 1]).
 
-`ZOO_NETWORKS` maps the zoo names to the builders; `ZOO_LOGITS_SCOPES` maps
-them to the scopes to leave out when warm-starting from a zoo checkpoint
-to train on other classes (TF-Slim's `--checkpoint_exclude_scopes`
-recipe), which are also the scopes to train for a last-layer fine-tune.
+`ZOO_NETWORKS` maps the zoo names to the builders. Each builder's
+`logits_scopes` (registry metadata; `ZOO_LOGITS_SCOPES` collects them) are
+the scopes a warm start from a zoo checkpoint leaves out by default when the
+classes differ (TF-Slim's `--checkpoint_exclude_scopes` recipe), which are
+also the scopes to train for a last-layer fine-tune.
 """
 
 import functools
@@ -159,24 +160,26 @@ def mobilenet_v1(images, num_classes=1001, is_training=False,
 
 _VGG, _INCEPTION = 'vgg', 'inception'
 
-for _builder, _size, _classes, _preprocessing in (
-    (vgg_16, 224, 1000, _VGG),
-    (vgg_19, 224, 1000, _VGG),
-    (alexnet_v2, 224, 1000, _VGG),
-    (inception_v1, 224, 1001, _INCEPTION),
-    (inception_v2, 224, 1001, _INCEPTION),
-    (inception_v3, 299, 1001, _INCEPTION),
-    (resnet_v1_50, 224, 1000, _VGG),
-    (resnet_v1_101, 224, 1000, _VGG),
-    (resnet_v2_50, 224, 1001, _INCEPTION),
-    (resnet_v2_101, 224, 1001, _INCEPTION),
-    (mobilenet_v1, 224, 1001, _INCEPTION),
+for _builder, _size, _classes, _preprocessing, _logits in (
+    (vgg_16, 224, 1000, _VGG, ['vgg_16/fc8']),
+    (vgg_19, 224, 1000, _VGG, ['vgg_19/fc8']),
+    (alexnet_v2, 224, 1000, _VGG, ['alexnet_v2/fc8']),
+    (inception_v1, 224, 1001, _INCEPTION, ['InceptionV1/Logits']),
+    (inception_v2, 224, 1001, _INCEPTION, ['InceptionV2/Logits']),
+    (inception_v3, 299, 1001, _INCEPTION,
+     ['InceptionV3/Logits', 'InceptionV3/AuxLogits']),
+    (resnet_v1_50, 224, 1000, _VGG, ['resnet_v1_50/logits']),
+    (resnet_v1_101, 224, 1000, _VGG, ['resnet_v1_101/logits']),
+    (resnet_v2_50, 224, 1001, _INCEPTION, ['resnet_v2_50/logits']),
+    (resnet_v2_101, 224, 1001, _INCEPTION, ['resnet_v2_101/logits']),
+    (mobilenet_v1, 224, 1001, _INCEPTION, ['MobilenetV1/Logits']),
 ):
   # Registered under their function names, the zoo's names.
   registry.register_model(_builder.__name__, image_size=_size, channels=3,
                           num_classes=_classes,
-                          preprocessing=_preprocessing)(_builder)
-del _builder, _size, _classes, _preprocessing
+                          preprocessing=_preprocessing,
+                          logits_scopes=_logits)(_builder)
+del _builder, _size, _classes, _preprocessing, _logits
 
 ZOO_NETWORKS = {
     'vgg_16': vgg_16,
@@ -192,17 +195,7 @@ ZOO_NETWORKS = {
     'alexnet_v2': alexnet_v2,
 }
 
-# Scopes of the classifier layers, for nets built with the default scope.
-ZOO_LOGITS_SCOPES = {
-    'vgg_16': ['vgg_16/fc8'],
-    'vgg_19': ['vgg_19/fc8'],
-    'inception_v1': ['InceptionV1/Logits'],
-    'inception_v2': ['InceptionV2/Logits'],
-    'inception_v3': ['InceptionV3/Logits', 'InceptionV3/AuxLogits'],
-    'resnet_v1_50': ['resnet_v1_50/logits'],
-    'resnet_v1_101': ['resnet_v1_101/logits'],
-    'resnet_v2_50': ['resnet_v2_50/logits'],
-    'resnet_v2_101': ['resnet_v2_101/logits'],
-    'mobilenet_v1': ['MobilenetV1/Logits'],
-    'alexnet_v2': ['alexnet_v2/fc8'],
-}
+# The classifier scopes, from the registry's `logits_scopes` (kept under
+# this name for code written against earlier releases).
+ZOO_LOGITS_SCOPES = {name: list(builder.logits_scopes)
+                     for name, builder in ZOO_NETWORKS.items()}
