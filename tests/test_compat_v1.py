@@ -90,16 +90,18 @@ class ForwardingTest(tf.test.TestCase):
 class MissingSymbolTest(tf.test.TestCase):
 
   def test_top_level(self):
-    self.assertFalse(hasattr(tf1, 'estimator'))
+    # tf.estimator is tf1cnn.compat.estimator (test_tf1cnn_run.py); TF 1.15's
+    # tf.pywrap_tensorflow is a name TensorFlow 2.21 removed.
+    self.assertFalse(hasattr(tf1, 'pywrap_tensorflow'))
     self.assertIsNone(getattr(tf1, 'no_such_symbol', None))
     with self.assertRaisesRegex(missing.NotProvidedError,
-                                r'^tf\.estimator is not provided'):
-      tf1.estimator  # pylint: disable=pointless-statement
+                                r'^tf\.pywrap_tensorflow is not provided'):
+      tf1.pywrap_tensorflow  # pylint: disable=pointless-statement
     with self.assertRaisesRegex(AttributeError, 'tf.no_such_symbol'):
       tf1.no_such_symbol  # pylint: disable=pointless-statement
     # A user-fixable error: run_main prints it as one line.
     with self.assertRaises(runtime.UserInputError):
-      tf1.estimator  # pylint: disable=pointless-statement
+      tf1.pywrap_tensorflow  # pylint: disable=pointless-statement
 
   def test_dunders_are_not_forwarded(self):
     # tf.compat.v1 is a package; this module must not pretend to be one.
@@ -195,7 +197,7 @@ _SCRIPT = textwrap.dedent('''
     import tensorflow
     keras_before = {m for m in sys.modules if 'keras' in m}
     import tf1cnn.compat.v1 as tf
-    assert tf.executing_eagerly(), 'importing tf1cnn.compat.v1 changed the mode'
+    assert tf.executing_eagerly(), 'importing tf1cnn.compat.v1 switched modes'
     tf.disable_v2_behavior()
 
     tf.app.flags.DEFINE_integer('steps', 1, 'training steps')
