@@ -95,7 +95,8 @@ class StrictOptionsTest(tf.test.TestCase):
     spec = run_spec.for_training(self._config())
     self.assertEqual(spec.preprocessing.decode, 'full')
     self.assertEqual(spec.record()['preprocessing'],
-                     dict(recipe='standardize', decode='full'))
+                     dict(recipe='standardize', decode='full',
+                          augmentation='recipe'))
     with self.assertRaisesRegex(runtime.UserInputError,
                                 "--preprocessing='bogus': use one of"):
       run_spec.for_training(self._config(preprocessing='bogus'))
@@ -230,7 +231,8 @@ class RecordedPreprocessingTest(tf.test.TestCase):
         log_every_n_steps=1))
     with open(os.path.join(train_dir, 'run_config.json')) as f:
       self.assertEqual(json.load(f)['preprocessing'],
-                       dict(recipe='standardize', decode='reduced'))
+                       dict(recipe='standardize', decode='reduced',
+                            augmentation='recipe'))
     target = export.export_saved_model(config_lib.export_config(
         train_dir=train_dir, export_dir=os.path.join(root, 'export')))
     with open(os.path.join(target, 'run_config.json')) as f:

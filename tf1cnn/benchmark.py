@@ -385,7 +385,7 @@ def measure_serving_formats(config, prefix, work_dir):
            for row in record.get('verification', {}).get('results', [])}
   results = {}
   pixels = labels = None
-  for name in export_formats.FORMATS:
+  for name in record.get('formats', export_formats.FORMATS):
     with served.load(export_formats.format_path(version, name)) as model:
       if pixels is None:
         filenames, truth, _ = served.split_files(config.data_dir, 'test',

@@ -21,6 +21,7 @@ as the command line.
 """
 
 import dataclasses
+import math
 from typing import List, Optional
 
 OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop', 'adadelta', 'adagrad',
@@ -31,6 +32,8 @@ PIPELINES = ('queue', 'cached', 'tfdata')
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 JPEG_DECODES = ('auto', 'reduced', 'full')
 AUGMENTATIONS = ('', 'none', 'flip', 'light', 'standard')
+# The schedules whose decay period is `lr_decay_epochs` (> 0 for them).
+DECAY_STEP_SCHEDULES = ('exponential', 'polynomial')
 
 
 class ConfigError(ValueError):
@@ -112,6 +115,7 @@ class RunConfig:
   """What every run that builds a network shares."""
   model: str = 'lenet5'
   model_options: dict = dataclasses.field(default_factory=dict)
+  model_arg_scope: str = ''  # a --model=FILE.py:function's arg scope
   train_dir: str = 'runs/model'
   precision: str = 'auto'
   precision_fallback: bool = False
@@ -319,10 +323,18 @@ RANGES = {
 def validate(config):
   """Checks the choice fields and `RANGES` of `config`; returns `config`.
 
+  Every float field must be finite (NaN and infinity pass no range),
+  `formats` must name a format, and the schedules that decay per
+  `lr_decay_epochs` need it above 0.
+
   Raises:
     ConfigError: naming the flag, its value and the valid choices or range.
   """
   values = flat_values(config)
+  for name, value in values.items():
+    if (isinstance(value, float) and not isinstance(value, bool)
+        and not math.isfinite(value)):
+      raise ConfigError(f'--{name}={value!r}: must be a finite number')
   for name, choices in CHOICES.items():
     if name in values and values[name] not in choices:
       shown = ', '.join(c or "''" for c in choices)
@@ -336,6 +348,16 @@ def validate(config):
       bounds = (f'>= {low}' if high is None else f'<= {high}' if low is None
                 else f'in [{low}, {high}]')
       raise ConfigError(f'--{name}={value!r}: must be {bounds}')
+  if values.get('formats') is not None and not any(
+      str(name).strip() for name in values['formats']):
+    raise ConfigError('--formats is empty: name saved_model, frozen, '
+                      'tflite, tflite_dynamic, tflite_int8 or all')
+  schedule = values.get('lr_schedule')
+  if (schedule in DECAY_STEP_SCHEDULES
+      and values.get('lr_decay_epochs', 1.0) <= 0):
+    raise ConfigError(
+        f'--lr_decay_epochs={values["lr_decay_epochs"]!r}: must be > 0 with '
+        f'--lr_schedule={schedule} (its decay period in epochs)')
   return config
 
 

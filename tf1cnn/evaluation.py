@@ -162,11 +162,48 @@ def evaluate(config, prefix=None):
     prefix: the checkpoint to evaluate; default the one `checkpoint_path`
       or `train_dir` names (`checkpoints.resolve_checkpoint`).
 
+  A checkpoint picked from a folder (the latest of `train_dir`) that a
+  training rotates away (`--keep_checkpoint_max`) or that turns out damaged
+  while it is read is replaced by the newest intact one, up to
+  `_PICK_ATTEMPTS` times, as `evaluate_continuously` does.
+
   Raises:
     UserInputError: no checkpoint, a checkpoint of another model, bad data.
   """
-  prefix = prefix or checkpoints.resolve_checkpoint(config.checkpoint_path,
-                                                    config.train_dir)
+  if prefix:
+    return _evaluate_checkpoint(config, prefix)
+  picked_from_folder = not (config.checkpoint_path and
+                            not os.path.isdir(config.checkpoint_path))
+  for attempt in range(_PICK_ATTEMPTS):
+    prefix = checkpoints.resolve_checkpoint(config.checkpoint_path,
+                                            config.train_dir)
+    try:
+      return _evaluate_checkpoint(config, prefix)
+    except (runtime.UserInputError, ValueError, tf.errors.OpError):
+      if not picked_from_folder or attempt + 1 == _PICK_ATTEMPTS:
+        raise
+      problem = checkpoints.checkpoint_problem(prefix, verify_data=True)
+      if problem is None:
+        raise
+      logging.warning('checkpoint %s %s while it was evaluated; evaluating '
+                      'the newest checkpoint instead', prefix,
+                      'was deleted' if _gone(prefix) else
+                      f'turned out damaged ({problem})')
+  raise AssertionError('unreachable')
+
+
+# How many checkpoints a one-shot evaluation of a folder tries.
+_PICK_ATTEMPTS = 5
+
+
+def _gone(prefix):
+  return not glob.glob(glob.escape(prefix) + '.*')
+
+
+def _evaluate_checkpoint(config, prefix):
+  """`evaluate` of one checkpoint prefix."""
+  # Read first: a training may rotate the checkpoint away after the restore.
+  global_step = checkpoints.checkpoint_step(prefix)
   spec = run_spec.for_checkpoint(config, prefix)
   ops = build_eval_graph(spec, prefix, config.eval_batch_size,
                          config.eval_split,
@@ -213,8 +250,7 @@ def evaluate(config, prefix=None):
   metrics['loss'] = sums['loss'] / count
   if ops.in_top_5 is not None:
     metrics['top_5_accuracy'] = sums['top_5'] / count
-  metrics.update(global_step=checkpoints.checkpoint_step(prefix),
-                 checkpoint=prefix,
+  metrics.update(global_step=global_step, checkpoint=prefix,
                  split=config.eval_split, model=spec.model,
                  used_moving_averages=ops.used_averages)
   logging.info('evaluated %s: accuracy %.4f on %d examples', prefix,
@@ -303,18 +339,18 @@ def evaluate_continuously(config, on_metrics=None):
   for prefix in _V1.train.checkpoints_iterator(
       directory, min_interval_secs=config.eval_interval_secs,
       timeout=config.eval_timeout_secs):
-    problem = checkpoints.checkpoint_problem(prefix)
+    problem = checkpoints.checkpoint_problem(prefix, verify_data=True)
     if problem is None:
       try:
         metrics = evaluate(config, prefix)
       except (runtime.UserInputError, ValueError, tf.errors.OpError):
         # The trainer's rotation may delete it between the check and the
         # restore ('not a valid checkpoint', NotFound, DataLoss).
-        problem = checkpoints.checkpoint_problem(prefix)
+        problem = checkpoints.checkpoint_problem(prefix, verify_data=True)
         if problem is None:
           raise
     if problem is not None:
-      if not glob.glob(glob.escape(prefix) + '.*'):
+      if _gone(prefix):
         logging.warning('%s was deleted before it could be evaluated (the '
                         'trainer keeps --keep_checkpoint_max); waiting for '
                         'the next checkpoint', prefix)

@@ -24,6 +24,7 @@ from `tf1cnn.config`, lower/upper bounds), once; `config_from_flags(cls)`
 turns the parsed flags into a `tf1cnn.config` dataclass.
 """
 
+import math
 import os
 import sys
 
@@ -73,6 +74,11 @@ def _define_common(fv, model='lenet5', dataset='image_folder'):
   flags.register_validator(
       'model_option', _model_options_valid,
       message='--model_option: expected NAME=VALUE', flag_values=fv)
+  flags.DEFINE_string('model_arg_scope', '', 'For --model=FILE.py:function: '
+                      'the module\'s arg-scope function applied around the '
+                      'network (TF-Slim style); empty = <function>_arg_scope '
+                      'when the module has one, none = no arg scope.',
+                      flag_values=fv)
   flags.DEFINE_string('dataset', dataset,
                       'Dataset reader (tf1cnn.inputs.list_datasets()).',
                       flag_values=fv)
@@ -324,8 +330,8 @@ def _define_eval(fv):
                        'stops after this many seconds without a new '
                        'checkpoint.', lower_bound=1, flag_values=fv)
   flags.DEFINE_string('model_file', '', 'Evaluate an export instead of a '
-                      'checkpoint: a frozen .pb, a .tflite file or a '
-                      'SavedModel folder (image folders only).',
+                      'checkpoint: a frozen .pb, a .tflite or .onnx file or '
+                      'a SavedModel folder (image folders only).',
                       flag_values=fv)
   flags.DEFINE_integer('max_num_batches', 0, 'Evaluate only the first N '
                        'batches (TF-Slim\'s flag); 0: the whole split.',
@@ -346,11 +352,16 @@ def _define_export(fv):
                       flag_values=fv)
   flags.DEFINE_integer('export_version', None, 'Export version; default the '
                        'checkpoint\'s step.', lower_bound=0, flag_values=fv)
-  flags.DEFINE_list('formats', ['saved_model'], 'Formats to write into the '
-                    'version folder: saved_model, frozen (frozen/model.pb), '
-                    'tflite, tflite_dynamic, tflite_int8 (tflite/*.tflite), '
-                    'or all. Each is compared with the checkpoint first.',
+  # The choices and their help come from the format registry.
+  from tf1cnn import export_formats  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_list('formats', ['saved_model'], export_formats.help_text(),
                     flag_values=fv)
+  flags.register_validator(
+      'formats', lambda values: all(
+          v.strip() in export_formats.CHOICES for v in values or []
+          if v.strip()),
+      message='--formats: use all or some of '
+      f'{",".join(export_formats.FORMATS)}', flag_values=fv)
   flags.DEFINE_integer('verify_images', 32, 'Images of --data_dir\'s test '
                        'split each format is compared with the checkpoint '
                        'on.', lower_bound=1, flag_values=fv)
@@ -435,6 +446,10 @@ def _define_benchmark(fv):
                       flag_values=fv)
   flags.DEFINE_string('json', '', 'Also write the results here.',
                       flag_values=fv)
+  flags.DEFINE_boolean('compare_kernels', True, 'Also time the training '
+                       'step under oneDNN and under Eigen, each in a child '
+                       'process (TF_ENABLE_ONEDNN_OPTS=1 and 0), interleaved '
+                       'over --repeats.', flag_values=fv)
   flags.DEFINE_boolean('serving_formats', True, 'Export the fp32 accuracy '
                        'checkpoint in every format and time inference of '
                        'each (SavedModel, frozen, TFLite float, dynamic, '
@@ -486,6 +501,7 @@ def define(groups, flag_values=FLAGS, **defaults):
   if all(group in groups for group in _EXCLUSIVE):
     raise ValueError(f'flag groups {" and ".join(_EXCLUSIVE)} cannot be '
                      'combined')
+  before = set(flag_values)
   for group in groups:
     if group not in GROUPS:
       raise KeyError(f'unknown flag group {group!r}; groups: '
@@ -496,7 +512,48 @@ def define(groups, flag_values=FLAGS, **defaults):
       _define_common(flag_values, **defaults)
     else:
       GROUPS[group](flag_values)
+  _validate_new_flags(flag_values, sorted(set(flag_values) - before))
   _define_slim_aliases(flag_values)
+
+
+def _finite(value):
+  """True for None, a finite float, or a list of finite floats."""
+  if value is None:
+    return True
+  if isinstance(value, (list, tuple)):
+    return all(_finite(v) for v in value)
+  return math.isfinite(value)
+
+
+def _validate_new_flags(flag_values, names):
+  """Validators of the flags `names` just defined (not their aliases).
+
+  Every float flag refuses NaN and infinity (absl's bounds let them pass:
+  every comparison with NaN is false), `--formats` must name at least
+  one format, and `--lr_decay_epochs` must be
+  above 0 for the schedules that decay per that period
+  (`config.DECAY_STEP_SCHEDULES`; `config.validate` says the same for
+  library callers).
+  """
+  for name in names:
+    if isinstance(flag_values[name].parser, flags.FloatParser):
+      flags.register_validator(
+          name, _finite, message=f'--{name} must be a finite number (not '
+          'NaN or infinity)', flag_values=flag_values)
+  if 'formats' in names:
+    flags.register_validator(
+        'formats', lambda value: any(v.strip() for v in value or []),
+        message='--formats is empty: name saved_model, frozen, tflite, '
+        'tflite_dynamic, tflite_int8 or all', flag_values=flag_values)
+  if 'lr_decay_epochs' in names and 'lr_schedule' in flag_values:
+    flags.register_multi_flags_validator(
+        ['lr_schedule', 'lr_decay_epochs'],
+        lambda values: not (
+            values['lr_schedule'] in config_lib.DECAY_STEP_SCHEDULES
+            and values['lr_decay_epochs'] <= 0),
+        message='--lr_decay_epochs must be > 0 with --lr_schedule='
+        f'{" or ".join(config_lib.DECAY_STEP_SCHEDULES)} (its decay '
+        'period in epochs)', flag_values=flag_values)
 
 
 # TF-Slim's train_image_classifier.py / eval_image_classifier.py names ->
@@ -532,6 +589,67 @@ def _define_slim_aliases(flag_values):
       if alias in flag_values or name not in flag_values:
         continue
       flags.DEFINE_alias(alias, name, flag_values=flag_values)
+
+
+def _alias_pairs(flag_values):
+  """`{alias: name}` of the TF-Slim aliases defined on `flag_values`."""
+  pairs = {}
+  for aliases in SLIM_ALIASES.values():
+    for alias, name in aliases.items():
+      if (alias in flag_values and name in flag_values
+          and flag_values[alias] is not flag_values[name]
+          and flag_values[alias].parser is flag_values[name].parser):
+        pairs[alias] = name
+  return pairs
+
+
+def _given_values(args, flag_values):
+  """`{name: raw value}` of the last occurrence of each valued flag."""
+  given = {}
+  index = 0
+  while index < len(args):
+    arg = args[index]
+    if arg == '--':
+      break
+    name = _flag_name(arg)
+    if name in flag_values and not flag_values[name].boolean:
+      if '=' in arg:
+        given[name] = arg.split('=', 1)[1]
+      elif index + 1 < len(args):
+        index += 1
+        given[name] = args[index]
+    index += 1
+  return given
+
+
+def check_alias_conflicts(args, flag_values=FLAGS, where='the command line'):
+  """Refuses a TF-Slim alias and its tf1cnn flag given different values.
+
+  `--max_steps=3 --max_number_of_steps=5` would otherwise keep whichever
+  came last; the same value twice is fine. Only arguments of one source
+  (the command line, or one flagfile) are compared: the command line
+  overrides a flagfile under either name.
+
+  Raises:
+    flags.Error: naming both flags and their values.
+  """
+  pairs = _alias_pairs(flag_values)
+  if not pairs:
+    return
+  given = _given_values(args, flag_values)
+  for alias, name in pairs.items():
+    if alias not in given or name not in given:
+      continue
+    parser = flag_values[name].parser
+    try:
+      same = parser.parse(given[alias]) == parser.parse(given[name])
+    except (ValueError, TypeError):
+      same = given[alias] == given[name]
+    if not same:
+      raise flags.Error(
+          f'--{alias}={given[alias]} and --{name}={given[name]} ({where}) '
+          f'set the same flag (--{alias} is TF-Slim\'s name for --{name}) '
+          'to different values: give one of them')
 
 
 _ALL_NAMES = None
@@ -622,6 +740,7 @@ def expand_flagfiles(argv, flag_values=FLAGS, _seen=None):
            negated in known_elsewhere)):
         continue  # Another program's flag (one flagfile serves them all).
       from_file.append(text)
+    check_alias_conflicts(from_file, flag_values, where=path)
     expanded.extend(from_file)
   return expanded
 
@@ -635,8 +754,59 @@ def help_text(doc, flag_values=FLAGS):
       include_special_flags=False)
 
 
+def _take_model_flags(args, flag_values):
+  """Hands a `--model=FILE.py:function` module the flags it defines itself.
+
+  Command-line and flagfile flags that the module defines and this program
+  does not are removed from `args` and parsed into the module's own flag
+  values (`models.user_model.set_module_flag_args`); the rest is returned.
+  """
+  from tf1cnn.models import user_model  # pylint: disable=g-import-not-at-top
+  from tf1cnn import runtime  # pylint: disable=g-import-not-at-top
+  model = flag_values['model'].default if 'model' in flag_values else ''
+  for arg in args:
+    if _flag_name(arg) in ('model', 'model_name') and '=' in arg:
+      model = arg.split('=', 1)[1]
+  if not user_model.is_user_model(model):
+    return args
+  try:
+    own = user_model.module_flags(model)
+  except runtime.UserInputError as e:
+    raise flags.Error(str(e)) from None  # a file that does not import
+  if own is None:
+    return args
+  kept, taken = [], []
+  index = 0
+  while index < len(args):
+    arg = args[index]
+    name = _flag_name(arg)
+    base = name[2:] if name and name.startswith('no') and name[2:] in own \
+        else name
+    if arg == '--':
+      kept.extend(args[index:])
+      break
+    if (name is None or name in flag_values or base in flag_values
+        or base not in own):
+      kept.append(arg)
+    else:
+      taken.append(arg)
+      if ('=' not in arg and base == name and not own[name].boolean
+          and index + 1 < len(args)):
+        index += 1
+        taken.append(args[index])
+    index += 1
+  try:
+    user_model.set_module_flag_args(model, taken)
+  except runtime.UserInputError as e:
+    raise flags.Error(str(e)) from None
+  return kept
+
+
 def parse(argv, flag_values=FLAGS, doc=None):
   """absl's parser with `expand_flagfiles` first; returns the leftover argv.
+
+  A `--model=FILE.py:function` module's own flags (defined by that file and
+  not by this program) go to the module (`_take_model_flags`).
 
   Pass as `flags_parser` to `absl.app.run` (`tf1cnn.runtime.run_main`).
   `--help` prints `doc` and this program's flags and exits 0 (`--helpfull`
@@ -651,7 +821,10 @@ def parse(argv, flag_values=FLAGS, doc=None):
                      + flag_values.get_help() + '\n')
     sys.exit(0)
   try:
-    expanded = expand_flagfiles(list(argv[1:]), flag_values)
+    check_alias_conflicts(
+        [a for a in argv[1:] if _flag_name(a) != 'flagfile'], flag_values)
+    expanded = _take_model_flags(
+        expand_flagfiles(list(argv[1:]), flag_values), flag_values)
     return flag_values([argv[0]] + expanded)
   except flags.Error as e:
     sys.stderr.write(f'error: {e}\n')

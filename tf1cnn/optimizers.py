@@ -62,7 +62,16 @@ def learning_rate_schedule(config, global_step, steps_per_epoch, total_steps):
     global_step: the global step tensor.
     steps_per_epoch: steps in one epoch (float).
     total_steps: planned number of steps (for cosine decay).
+
+  Raises:
+    ValueError: `lr_decay_epochs` not above 0 for a schedule that decays
+      per that period (`config.validate` refuses it first).
   """
+  if config.lr_schedule in ('exponential', 'polynomial') and not (
+      config.lr_decay_epochs > 0):
+    raise ValueError(
+        f'--lr_decay_epochs={config.lr_decay_epochs!r}: must be > 0 with '
+        f'--lr_schedule={config.lr_schedule} (its decay period in epochs)')
   step = tf.cast(global_step, tf.float32)
   base = tf.constant(config.learning_rate, tf.float32)
   decay_steps = max(1.0, config.lr_decay_epochs * steps_per_epoch)

@@ -29,6 +29,8 @@ from tf1cnn import inputs
 from tf1cnn import models
 from tf1cnn import precision as precision_lib
 from tf1cnn import runtime
+from tf1cnn import startup
+from tf1cnn.inputs import augment as augment_lib
 from tf1cnn.inputs import preprocess
 from tf1cnn.models import user_model
 
@@ -64,11 +66,17 @@ class RunSpec:
   def num_classes(self):
     return len(self.class_names)
 
+  @property
+  def logits_scopes(self):
+    """The model's classifier scopes (registry metadata; () if unknown)."""
+    return tuple(getattr(models.get_builder(self.model), 'logits_scopes',
+                         ()))
+
   def network_fn(self, is_training, **extra_options):
     """`models.get_network_fn` for this spec; option errors name the flag.
 
-    A user model with the tutorial signature gets the run's batch size
-    (`models.user_model`).
+    A user model gets the run's batch size (its fixed batch where it needs
+    one, `models.user_model`).
     """
     options = dict(self.model_options)
     options.update(extra_options)
@@ -77,8 +85,7 @@ class RunSpec:
                                          is_training=is_training, **options)
     except ValueError as e:
       raise runtime.UserInputError(f'--model={self.model}: {e}') from None
-    if getattr(models.get_builder(self.model), 'user_model_kind',
-               None) == 'tutorial':
+    if user_model.is_user_model(self.model):
       network_fn = functools.partial(network_fn,
                                      batch_size=_batch_size(self.config))
     return network_fn
@@ -86,27 +93,23 @@ class RunSpec:
   def input_options(self, is_training):
     """The options of `inputs.build_input` this run sets.
 
-    Only options a user changed from their defaults are passed, so an
-    option that does not apply to the dataset's pipeline is an error
+    Every builder gets the run's `preprocessing` (recipe, decode mode and
+    augmentation policy, resolved once here). The other options are passed
+    only when a user changed them from their defaults, so an option that
+    does not apply to the dataset's pipeline is an error
     (`inputs.check_options`) exactly when it was asked for.
     """
     cfg = self.config.input
     defaults = config_lib.InputConfig()
-    options = {}
+    options = dict(preprocessing=self.preprocessing)
     if is_training and cfg.augment != defaults.augment:
       options['augment'] = cfg.augment
-    if is_training and cfg.augmentation:
-      options['augmentation'] = cfg.augmentation
     if cfg.bad_images != defaults.bad_images:
       options['bad_images'] = cfg.bad_images
     if cfg.input_threads:
       options['num_threads'] = cfg.input_threads
     if cfg.cache_dir and cfg.pipeline == 'cached':
       options['cache_dir'] = cfg.cache_dir
-    if ('preprocessing' in inputs.pipeline_options(self.config.data.dataset,
-                                                   cfg.pipeline)
-        or self.preprocessing != _DEFAULT_PREPROCESSING):
-      options['preprocessing'] = self.preprocessing
     return options
 
   def build_input(self, split, batch_size, is_training, num_epochs=None,
@@ -127,13 +130,12 @@ class RunSpec:
                   num_classes=self.num_classes,
                   model_options=self.model_options,
                   preprocessing=self.preprocessing.to_record(),
-                  pipeline=self.config.input.pipeline, **extra)
+                  pipeline=self.config.input.pipeline,
+                  precision=self.precision,
+                  cpu_kernels=startup.current_choice_record(), **extra)
     if user_model.is_user_model(self.model):
       record.update(user_model.describe(self.model))
     return record
-
-
-_DEFAULT_PREPROCESSING = preprocess.Preprocessing()
 
 
 def _batch_size(config):
@@ -202,6 +204,40 @@ def resolve_preprocessing(config, builder, recorded=None):
   return preprocess.Preprocessing(recipe=recipe, decode=decode)
 
 
+def resolve_augmentation(config):
+  """What training does to the pixels: `Preprocessing.augmentation`.
+
+  A dataset whose pipeline declares the `augmentation` option (the array
+  datasets) takes a policy of `inputs.augment`: `--augmentation`, else the
+  recipe's own training geometry when `--preprocessing` is given, else the
+  dataset's default policy. Photos use their recipe's training geometry.
+  `--noaugment` is `none` for both.
+
+  Raises:
+    UserInputError: `--augmentation` for a dataset without policies (the
+      pipeline's option list), an unknown policy or a flip of digits,
+      `--augmentation` contradicting `--noaugment`.
+  """
+  cfg = config.input
+  dataset = config.data.dataset
+  takes_policy = 'augmentation' in inputs.pipeline_options(dataset,
+                                                           cfg.pipeline)
+  if cfg.augmentation and not takes_policy:
+    inputs.check_options(dataset, cfg.pipeline,
+                         {'augmentation': cfg.augmentation})
+  if not cfg.augment:
+    if cfg.augmentation not in ('', 'none'):
+      raise runtime.UserInputError(
+          f'--augmentation={cfg.augmentation} contradicts --noaugment; '
+          'give one of them')
+    return 'none'
+  if not takes_policy:
+    return preprocess.RECIPE_AUGMENTATION
+  if not cfg.augmentation and cfg.preprocessing:
+    return preprocess.RECIPE_AUGMENTATION
+  return augment_lib.resolve_policy(dataset, cfg.augmentation or None)
+
+
 def _devices(config):
   """`--devices`, or TF-Slim's `--num_clones` GPUs."""
   if config.num_clones > 1:
@@ -225,6 +261,45 @@ def training_network_options(config):
   return options
 
 
+def _declared_image_size(model, builder, info):
+  """A user model's own image size where it differs from the dataset's."""
+  declared = (builder.default_image_size
+              if user_model.is_user_model(model) else None)
+  if declared and info.image_size and declared != info.image_size:
+    logging.info('--model=%s declares images of %dx%d: --dataset=%s images '
+                 '(%dx%d) are resized to it', model, declared, declared,
+                 info.name, info.image_size, info.image_size)
+  return declared
+
+
+def _check_user_model_classes(model, builder, info):
+  """An images-only user function's fixed class count must fit the data."""
+  declared = getattr(builder, 'default_num_classes', None)
+  if (getattr(builder, 'user_model_kind', None) == 'images' and declared
+      and declared != info.num_classes):
+    raise runtime.UserInputError(
+        f'--model={model}: {builder.user_function}() outputs {declared} '
+        f'classes (its module\'s NUM_CLASSES / num_classes) but '
+        f'--dataset={info.name} has {info.num_classes}')
+
+
+def user_model_options(config, options, model=None):
+  """`options` with `--model_arg_scope` as a user model's `arg_scope`.
+
+  Raises:
+    UserInputError: `--model_arg_scope` with a registry model.
+  """
+  options = dict(options)
+  model = model or config.model
+  if config.model_arg_scope:
+    if not user_model.is_user_model(model):
+      raise runtime.UserInputError(
+          f'--model_arg_scope={config.model_arg_scope} applies to '
+          f'--model=FILE.py:function only, not --model={model}')
+    options['arg_scope'] = config.model_arg_scope
+  return options
+
+
 def for_training(config):
   """The RunSpec of a training run (checks flags and data, writes nothing).
 
@@ -237,20 +312,24 @@ def for_training(config):
     raise runtime.UserInputError('set --max_steps or --num_epochs')
   data = config.data
   info = lookup_dataset_info(data.dataset, data.data_dir)
-  image_size = int(data.image_size or info.image_size or
+  declared = _declared_image_size(config.model, builder, info)
+  image_size = int(data.image_size or declared or info.image_size or
                    builder.default_image_size or 0)
   if not image_size:
     raise runtime.UserInputError(
         f'--model={config.model} has no default image size and '
         f'--dataset={data.dataset} images vary: set --image_size')
   check_model_dataset(builder, config.model, info, image_size,
-                      cropped=bool(config.input.preprocessing))
+                      cropped=bool(config.input.preprocessing or declared))
+  _check_user_model_classes(config.model, builder, info)
   spec = RunSpec(
       config=config, model=config.model,
-      model_options=dict(config.model_options),
+      model_options=user_model_options(config, config.model_options),
       info=info, image_size=image_size, channels=info.channels,
       class_names=list(info.class_names),
-      preprocessing=resolve_preprocessing(config, builder),
+      preprocessing=dataclasses.replace(
+          resolve_preprocessing(config, builder),
+          augmentation=resolve_augmentation(config)),
       precision=precision_lib.resolve(config.precision,
                                       config.precision_fallback),
       devices=distributed.parse_devices(_devices(config)))
@@ -319,13 +398,34 @@ def recorded_run(prefix, train_dir=''):
   return run_config, class_names
 
 
-def for_checkpoint(config, prefix, need_data=True):
+def _recorded_dataset(config, run_config, prefix):
+  """`config` reading the dataset recorded in `run_config.json`.
+
+  `--dataset` left at its default takes the recorded dataset; a `--dataset`
+  given that contradicts the record is an error.
+  """
+  recorded = run_config.get('dataset')
+  if not recorded or recorded == config.data.dataset:
+    return config
+  if config.data.dataset != config_lib.DataConfig().dataset:
+    raise runtime.UserInputError(
+        f'--dataset={config.data.dataset} but checkpoint {prefix} was trained '
+        f'on --dataset={recorded} (run_config.json beside it): drop the flag '
+        'or pass the recorded one')
+  logging.info('--dataset=%s, recorded in the run_config.json beside %s',
+               recorded, prefix)
+  return dataclasses.replace(
+      config, data=dataclasses.replace(config.data, dataset=recorded))
+
+
+def for_checkpoint(config, prefix, need_data=True, fallback_num_classes=0):
   """The RunSpec to rebuild the network of checkpoint `prefix`.
 
   The model, its options, the image size and the preprocessing come from
   the `run_config.json` beside the checkpoint (written by training); the
   flags fill in what it lacks (a checkpoint another program wrote), and
-  `--image_size` and `--model_option` may override it. The
+  `--image_size` and `--model_option` may override it. The dataset is the
+  recorded one unless `--dataset` says otherwise (an error then). The
   class names come from `labels.txt`, else `--labels_file`, else the
   dataset.
 
@@ -333,6 +433,8 @@ def for_checkpoint(config, prefix, need_data=True):
     config: an EvalConfig or ExportConfig.
     prefix: the checkpoint.
     need_data: read the dataset (evaluation) or not (export).
+    fallback_num_classes: without labels.txt, --labels_file or --data_dir,
+      build this many placeholder classes instead of failing (0: fail).
 
   Raises:
     UserInputError: no way to know the classes, a bad model or data.
@@ -341,14 +443,20 @@ def for_checkpoint(config, prefix, need_data=True):
   run_config, class_names = recorded_run(prefix, config.train_dir)
   model = run_config.get('model') or config.model
   if model != config.model:
-    logging.info('building --model=%s, the model this checkpoint was '
-                 'trained as (not --model=%s)', model, config.model)
+    logging.warning('building --model=%s, the model this checkpoint was '
+                    'trained as (run_config.json beside it), not --model=%s%s',
+                    model, config.model,
+                    '; --checkpoint_var_map applies to its names'
+                    if config.checkpoint_var_map else '')
+  config = _recorded_dataset(config, run_config, prefix)
   if user_model.is_user_model(model):
     _check_user_model_file(model, run_config)
   builder = check_model_name(model)
   if config.data.labels_file and not class_names:
     class_names = checkpoints.read_labels_file(config.data.labels_file)
   info = None
+  if not class_names and fallback_num_classes and not config.data.data_dir:
+    class_names = [f'class_{i}' for i in range(fallback_num_classes)]
   if need_data or not class_names:
     if not config.data.data_dir and not class_names:
       raise runtime.UserInputError(
@@ -372,6 +480,7 @@ def for_checkpoint(config, prefix, need_data=True):
                                      config.input.preprocessing))
   options = dict(run_config.get('model_options') or {})
   options.update(config.model_options)
+  options = user_model_options(config, options, model)
   return RunSpec(
       config=config, model=model, model_options=options, info=info,
       image_size=image_size, channels=channels, class_names=class_names,

@@ -6,7 +6,7 @@ graph:
 
     input pipeline (pinned to the CPU) -> network (is_training=True)
     -> loss = softmax cross-entropy (optionally label-smoothed)
-              + REGULARIZATION_LOSSES
+              + the network's LOSSES and REGULARIZATION_LOSSES (once each)
     -> gradients (optionally clipped by global norm) applied by the
        optimizer (`tf1cnn.optimizers`), after the UPDATE_OPS (batch norm)
     -> optional ExponentialMovingAverage of the weights
@@ -35,7 +35,9 @@ at another model's directory is an error naming the checkpoint, and that
 checkpoint is left untouched. Resuming takes the newest intact checkpoint
 (`checkpoints.latest_checkpoint`: found by its files, damaged ones skipped
 with a warning). A full disk stops the run with one line naming
-`train_dir` and the last good checkpoint.
+`train_dir` and the last good checkpoint. A `train_dir` has one trainer at
+a time (`lock_train_dir`: the lock file `train.lock` names its holder); a
+second one is refused before it writes anything.
 """
 
 import contextlib
@@ -43,6 +45,7 @@ import dataclasses
 import functools
 import math
 import os
+import re
 import signal
 import time
 from typing import Optional
@@ -53,6 +56,7 @@ from absl import logging
 
 from tf1cnn import checkpoints
 from tf1cnn import distributed
+from tf1cnn import filelock
 from tf1cnn import finetune
 from tf1cnn import optimizers
 from tf1cnn import precision
@@ -71,24 +75,90 @@ learning_rate_schedule = optimizers.learning_rate_schedule
 make_optimizer = optimizers.make_optimizer
 
 
-def total_loss(logits, labels, regularization_scope=None, name='total_loss',
-               label_smoothing=0.0):
-  """Mean softmax cross-entropy plus the REGULARIZATION_LOSSES.
+# What a network function added to `GraphKeys.LOSSES` ('losses') while it
+# was built (`track_network_losses`).
+NETWORK_LOSSES = 'tf1cnn_network_losses'
+_LOSS_WARNINGS = 'tf1cnn_loss_warnings'
+_TOWER = re.compile(r'tower_\d+/')
+
+
+def track_network_losses(network_fn):
+  """Wraps `network_fn`: what it adds to `LOSSES` goes to NETWORK_LOSSES.
+
+  The TF 1.x CIFAR-10 tutorial's `tf.add_to_collection('losses', decay)`
+  and `tf.compat.v1.losses` inside the network are then counted by
+  `total_loss`; losses added to `LOSSES` elsewhere (a reference computed
+  beside the model) are not.
+  """
+  @functools.wraps(network_fn)
+  def wrapped(images, *args, **kwargs):
+    graph = _V1.get_default_graph()
+    before = {id(item) for item in graph.get_collection(_V1.GraphKeys.LOSSES)}
+    result = network_fn(images, *args, **kwargs)
+    for item in graph.get_collection(_V1.GraphKeys.LOSSES):
+      if id(item) not in before:
+        graph.add_to_collection(NETWORK_LOSSES, item)
+    return result
+  return wrapped
+
+
+def _model_losses(regularization_scope):
+  """The losses the network registered, each tensor once (float32 scalars).
+
+  `REGULARIZATION_LOSSES` and what the network added to `LOSSES` (the
+  `'losses'` collection of the TF 1.x CIFAR-10 tutorial and of
+  `tf.compat.v1.losses`; `track_network_losses`), limited to
+  `regularization_scope`. A network function sees only images, so what it
+  registered is regularisation. What is left out (a non-float entry, a
+  loss outside every tower's name scope, a collection of another name with
+  'loss' in it) is named in a warning, once per graph.
+  """
+  keys = (NETWORK_LOSSES, _V1.GraphKeys.REGULARIZATION_LOSSES)
+  graph = _V1.get_default_graph()
+  counted, seen, left_out = [], set(), []
+  for key in keys:
+    for item in _V1.get_collection(key, regularization_scope):
+      identity = item.name if tf.is_tensor(item) else id(item)
+      if identity in seen:
+        continue
+      seen.add(identity)
+      if not tf.is_tensor(item) or not item.dtype.is_floating:
+        left_out.append(f'{item} (not a float tensor)'[:120])
+        continue
+      if item.shape.rank != 0:
+        item = tf.reduce_sum(item)
+      counted.append(tf.cast(item, tf.float32))
+  for key in graph.get_all_collection_keys():
+    items = graph.get_collection(key)
+    if ('loss' in key.lower() and items and not key.startswith('tf1cnn')
+        and key not in keys + (_V1.GraphKeys.LOSSES,)):
+      left_out.append(f'collection {key!r} ({len(items)} item(s); only '
+                      'LOSSES and REGULARIZATION_LOSSES count)')
+  if regularization_scope and _TOWER.match(regularization_scope):
+    for key in keys:
+      for item in graph.get_collection(key):
+        name = getattr(item, 'name', '') or ''
+        if not _TOWER.match(name):
+          left_out.append(f'{name or item} (outside every tower\'s name '
+                          'scope)')
+  if left_out and not graph.get_collection(_LOSS_WARNINGS):
+    graph.add_to_collection(_LOSS_WARNINGS, True)
+    logging.warning('losses the network registered that the total loss '
+                    'leaves out: %s', '; '.join(left_out))
+  return counted
+
+
+# TF-Slim's weight of the auxiliary classifier's cross-entropy
+# (train_image_classifier: `weights=0.4`, scope `aux_loss`).
+AUX_LOSS_WEIGHT = 0.4
+
+
+def softmax_cross_entropy(logits, labels, label_smoothing=0.0,
+                          name='cross_entropy'):
+  """Mean softmax cross-entropy of `[batch, classes]` logits (float32).
 
   With `label_smoothing` = s > 0 the targets are TF-Slim's smoothed one-hot
-  labels, `one_hot * (1 - s) + s / num_classes`
-  (`tf.compat.v1.losses.softmax_cross_entropy(label_smoothing=s)`).
-
-  Args:
-    logits: `[batch, classes]`.
-    labels: `[batch]` int labels.
-    regularization_scope: count only the regularisation losses whose name
-      starts with this scope (one tower's); None counts them all.
-    name: name of the total.
-    label_smoothing: s in [0, 1]; 0 trains on the plain labels.
-
-  Returns:
-    `(total, cross_entropy)` scalar tensors.
+  labels, `one_hot * (1 - s) + s / num_classes`.
   """
   logits = tf.cast(logits, tf.float32)
   labels = tf.cast(labels, tf.int32)
@@ -96,17 +166,80 @@ def total_loss(logits, labels, regularization_scope=None, name='total_loss',
     num_classes = tf.shape(logits)[-1]
     targets = (tf.one_hot(labels, num_classes) * (1.0 - label_smoothing) +
                label_smoothing / tf.cast(num_classes, tf.float32))
-    cross_entropy = tf.reduce_mean(
+    return tf.reduce_mean(
         tf.nn.softmax_cross_entropy_with_logits(
-            labels=tf.stop_gradient(targets), logits=logits),
-        name='cross_entropy')
-  else:
-    cross_entropy = tf.reduce_mean(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels,
-                                                       logits=logits),
-        name='cross_entropy')
-  regularization = _V1.get_collection(_V1.GraphKeys.REGULARIZATION_LOSSES,
-                                      regularization_scope)
+            labels=tf.stop_gradient(targets), logits=logits), name=name)
+  return tf.reduce_mean(
+      tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels,
+                                                     logits=logits),
+      name=name)
+
+
+def with_auxiliary_loss(network_fn, loss_fn, label_smoothing=0.0):
+  """`(network_fn, loss_fn)` that add an auxiliary classifier's loss.
+
+  A network whose end points hold `'AuxLogits'` (Inception v3) trains, as in
+  TF-Slim's recipe, on `AUX_LOSS_WEIGHT` times the cross-entropy of those
+  logits on top of `loss_fn`'s total. The loss function is called right
+  after the network in each tower, so it takes that call's auxiliary logits.
+
+  Args:
+    network_fn: `fn(images) -> (logits, end_points)`.
+    loss_fn: `fn(logits, labels, regularization_scope=None) ->
+      (total, cross_entropy)`.
+    label_smoothing: as for the main logits.
+
+  Returns:
+    The wrapped `(network_fn, loss_fn)`.
+  """
+  last_aux = []
+
+  @functools.wraps(network_fn)
+  def network(images, *args, **kwargs):
+    logits, end_points = network_fn(images, *args, **kwargs)
+    last_aux[:] = [(end_points or {}).get('AuxLogits')]
+    return logits, end_points
+
+  def loss(logits, labels, regularization_scope=None):
+    total, cross_entropy = loss_fn(logits, labels, regularization_scope)
+    aux_logits = last_aux[0] if last_aux else None
+    if aux_logits is None:
+      return total, cross_entropy
+    aux_loss = tf.multiply(
+        AUX_LOSS_WEIGHT, softmax_cross_entropy(aux_logits, labels,
+                                               label_smoothing,
+                                               name='aux_cross_entropy'),
+        name='aux_loss')
+    return tf.add(total, aux_loss, name='total_loss_with_aux'), cross_entropy
+
+  return network, loss
+
+
+def total_loss(logits, labels, regularization_scope=None, name='total_loss',
+               label_smoothing=0.0):
+  """Mean softmax cross-entropy plus the losses the network registered.
+
+  The network's losses are `REGULARIZATION_LOSSES` and what it added to
+  `LOSSES` (`'losses'`) while `track_network_losses` watched, each tensor
+  counted once (`_model_losses`); the cross-entropy computed here is in
+  no collection.
+  With `label_smoothing` = s > 0 the targets are TF-Slim's smoothed one-hot
+  labels, `one_hot * (1 - s) + s / num_classes`
+  (`tf.compat.v1.losses.softmax_cross_entropy(label_smoothing=s)`).
+
+  Args:
+    logits: `[batch, classes]`.
+    labels: `[batch]` int labels.
+    regularization_scope: count only the registered losses whose name
+      starts with this scope (one tower's); None counts them all.
+    name: name of the total.
+    label_smoothing: s in [0, 1]; 0 trains on the plain labels.
+
+  Returns:
+    `(total, cross_entropy)` scalar tensors.
+  """
+  regularization = _model_losses(regularization_scope)
+  cross_entropy = softmax_cross_entropy(logits, labels, label_smoothing)
   if regularization:
     total = tf.add(cross_entropy, tf.add_n(regularization), name=name)
   else:
@@ -254,10 +387,20 @@ def _training_failures(config, input_ops):
     yield
   except (tf.errors.OpError, OSError) as e:
     if writable.is_write_failure(e):
-      reason = str(getattr(e, 'message', None) or e).strip().splitlines()
+      # TensorFlow's message starts 'Graph execution error:'; the reason
+      # (the system's words) and the failing op come further down.
+      message = str(getattr(e, 'message', None) or e)
+      lines = [line.strip() for line in message.splitlines() if line.strip()]
+      reason = next((line for line in lines
+                     if writable.is_write_failure(RuntimeError(line))),
+                    lines[-1] if lines else type(e).__name__)
+      node = next((line.split('{{node ', 1)[1].split('}}', 1)[0]
+                   for line in lines if '{{node ' in line), '')
+      what = ('saving a checkpoint: ' if node.split('/')[0].startswith('save')
+              else f'op {node}: ' if node else '')
       raise runtime.UserInputError(
-          f'writing to --train_dir={config.train_dir} failed: '
-          f'{reason[0] if reason else type(e).__name__}' + kept()) from None
+          f'writing to --train_dir={config.train_dir} failed: {what}'
+          f'{reason}' + kept()) from None
     if not isinstance(e, tf.errors.OpError):
       raise
     failure = pipeline.input_failure(e, input_ops,
@@ -348,6 +491,8 @@ def _build_model(config, batch, network_fn, optimizer, global_step, devices,
   before_model = {v.ref() for v in _V1.global_variables()}
   loss_fn = functools.partial(total_loss,
                               label_smoothing=config.optim.label_smoothing)
+  network_fn, loss_fn = with_auxiliary_loss(
+      network_fn, loss_fn, config.optim.label_smoothing)
   gradient_options = dict(
       clip_gradient_norm=config.optim.clip_gradient_norm,
       summarize_gradients=config.summarize_histograms, sync_cluster=cluster)
@@ -430,6 +575,69 @@ def prepare_train_dir(spec, record, model_variables):
   checkpoints.write_labels(config.train_dir, spec.class_names)
   checkpoints.write_run_config(config.train_dir, record)
   return existing, plan
+
+
+# The lock file of the trainer of a train_dir (`lock_train_dir`).
+TRAIN_LOCK = 'train.lock'
+
+
+@contextlib.contextmanager
+def lock_train_dir(train_dir, is_chief=True):
+  """Makes this process the one trainer of `train_dir` for the block.
+
+  `filelock.HolderLock` on `<train_dir>/train.lock`: the lock file names
+  this host, pid and start time, and its heartbeat is rewritten every
+  `filelock.HEARTBEAT_SECS` (10) seconds. A second trainer (this machine or
+  another sharing the folder) is refused; a lock left by a process that is
+  gone (this host) or whose heartbeat is older than `filelock.STALE_SECS`
+  (60 s, another host) is taken over. The lock file is removed when the
+  block ends (normally, by an error, SIGINT or SIGTERM). A cluster's chief
+  holds it for the whole cluster: the other workers never write the
+  train_dir and take no lock (`is_chief=False`).
+
+  Raises:
+    UserInputError: naming --train_dir and the holder (host, pid, since).
+  """
+  if not is_chief:
+    yield None
+    return
+  lock = filelock.HolderLock(os.path.join(train_dir, TRAIN_LOCK))
+  try:
+    lock.acquire()
+  except filelock.LockHeld as e:
+    raise runtime.UserInputError(
+        f'--train_dir={train_dir} is being trained by another process ({e}): '
+        'wait for it to finish, stop it, or use another --train_dir'
+    ) from None
+  except OSError as e:
+    raise runtime.UserInputError(
+        f'--train_dir={train_dir}: cannot create its lock file {lock.path} '
+        f'({e.strerror or e})') from None
+  previous = _exit_on_sigterm()
+  try:
+    yield lock
+  finally:
+    if previous is not None:
+      signal.signal(signal.SIGTERM, previous)
+    lock.release()
+
+
+def _exit_on_sigterm():
+  """SIGTERM raises SystemExit(143) (so `finally` blocks run) until restored.
+
+  Only where SIGTERM still has its default action (the training loop sets
+  its own handler, `_StopOnSignal`, inside). Returns the previous handler,
+  or None when nothing was changed.
+  """
+  def _exit(signum, frame):
+    del frame
+    raise SystemExit(128 + signum)
+  try:
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+      return None
+    return signal.signal(signal.SIGTERM, _exit)
+  except ValueError:  # Not the main thread.
+    return None
 
 
 @dataclasses.dataclass
@@ -518,8 +726,8 @@ def build_train_graph(spec, cluster=None, batch_fn=None):
     steps_per_epoch = num_examples / float(config.batch_size)
     last_step = (config.max_steps if config.max_steps > 0 else
                  int(math.ceil(config.num_epochs * steps_per_epoch)))
-    network_fn = _remember_end_points(spec.network_fn(
-        is_training=True, **run_spec.training_network_options(config)))
+    network_fn = _remember_end_points(track_network_losses(spec.network_fn(
+        is_training=True, **run_spec.training_network_options(config))))
     learning_rate = learning_rate_schedule(config.optim, global_step,
                                            steps_per_epoch, last_step)
     optimizer = precision.wrap_optimizer(
@@ -582,7 +790,8 @@ def make_scaffold(spec, ops, existing, plan, is_chief=True):
       init_fn = finetune.warm_start_init_fn(
           config.warm_start_from, ops.model.variables,
           config.warm_start_exclude, config.checkpoint_var_map,
-          ignore_missing_vars=config.ignore_missing_vars)
+          ignore_missing_vars=config.ignore_missing_vars,
+          classifier_scopes=spec.logits_scopes)
   saver_options = dict(max_to_keep=config.keep_checkpoint_max,
                        save_relative_paths=True)
   saver = (checkpoints.ResumeSaver(plan, ops.global_step, **saver_options)
@@ -672,6 +881,14 @@ def train(config, extra_hooks=None) -> Optional[TrainResult]:
     raise runtime.UserInputError(
         f'--train_dir={config.train_dir}: cannot create it '
         f'({e.strerror or e})') from None
+  with lock_train_dir(config.train_dir, is_chief):
+    return _train_holding_lock(config, extra_hooks, spec, cluster, server,
+                               is_chief)
+
+
+def _train_holding_lock(config, extra_hooks, spec, cluster, server,
+                        is_chief):
+  """`train` from the graph on, with the train_dir locked (a chief)."""
   ops = build_train_graph(spec, cluster)
   with ops.graph.as_default():
     existing, plan, done = None, None, None

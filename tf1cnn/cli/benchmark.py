@@ -39,7 +39,8 @@ def _benchmark(argv, default_data_dir=''):
       eval_steps=FLAGS.eval_steps, accuracy_steps=FLAGS.accuracy_steps,
       learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
       work_dir=FLAGS.work_dir, cache_dir=FLAGS.cache_dir,
-      json_path=FLAGS.json, serving_formats=FLAGS.serving_formats)
+      json_path=FLAGS.json, serving_formats=FLAGS.serving_formats,
+      compare_kernels=FLAGS.compare_kernels)
   benchmark.report(benchmark.run(config), FLAGS.json)
 
 

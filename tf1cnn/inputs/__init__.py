@@ -1,9 +1,9 @@
 """Dataset readers and input pipelines, behind one registry.
 
     info = tf1cnn.inputs.dataset_info('cifar10', data_dir)
-    batch = tf1cnn.inputs.build_input('cifar10', data_dir, 'train',
-                                      batch_size=128, is_training=True,
-                                      augmentation='standard')
+    batch = tf1cnn.inputs.build_input(
+        'cifar10', data_dir, 'train', batch_size=128, is_training=True,
+        preprocessing=preprocess.Preprocessing(augmentation='standard'))
     batch.images, batch.labels, batch.num_examples, batch.class_names
 
 A reader module registers itself with two decorators:
@@ -18,8 +18,11 @@ A reader module registers itself with two decorators:
 The keyword-only parameters of a builder are the options it accepts: an
 option it does not declare (a misspelling, or one that does not apply, such
 as `augmentation` for image folders) is a `UserInputError` naming it and
-listing the valid ones. Pipelines are keyed by dataset and name (`queue`,
-`cached`, `tfdata`). Readers raise `UserInputError` naming the file at
+listing the valid ones. Every builder declares `preprocessing`: the run's
+`preprocess.Preprocessing` (recipe, decode mode and augmentation: the
+complete description of the pixels), which the run set-up resolves once
+and passes to whichever builder the run uses. Pipelines are keyed by
+dataset and name (`queue`, `cached`, `tfdata`). Readers raise `UserInputError` naming the file at
 fault. The reader modules of this package are imported on the first
 look-up, so adding a dataset or a pipeline touches only its own file.
 """
@@ -68,15 +71,23 @@ def register_pipeline(datasets, pipeline_name):
   """Decorator registering a builder for `datasets` under `pipeline_name`.
 
   Raises:
-    TypeError: a builder taking **kwargs (its options must be declared).
+    TypeError: a builder taking **kwargs (its options must be declared), or
+      one without the keyword-only `preprocessing` option.
   """
   datasets = (datasets,) if isinstance(datasets, str) else tuple(datasets)
 
   def _register(fn):
-    kinds = {p.kind for p in inspect.signature(fn).parameters.values()}
+    parameters = inspect.signature(fn).parameters.values()
+    kinds = {p.kind for p in parameters}
     if inspect.Parameter.VAR_KEYWORD in kinds:
       raise TypeError(f'{fn.__module__}.{fn.__name__}: declare its options '
                       'as keyword-only parameters, not **kwargs')
+    if not any(p.name == 'preprocessing'
+               and p.kind == inspect.Parameter.KEYWORD_ONLY
+               for p in parameters):
+      raise TypeError(f'{fn.__module__}.{fn.__name__}: declare the '
+                      'keyword-only option `preprocessing` (every run passes '
+                      'its preprocess.Preprocessing)')
     for dataset in datasets:
       _PIPELINES[(dataset, pipeline_name)] = fn
     return fn

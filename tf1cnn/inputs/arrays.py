@@ -6,7 +6,9 @@ hand the arrays to `build_array_input`:
     uint8 [N, H, W, C] images, int labels [N]
       -> two non-trainable LOCAL variables (see `array_variable`)
       -> `slice_input_producer([images, labels], num_epochs, shuffle)`
-      -> (augmentation) -> float32 -> (resize) -> `per_image_standardization`
+      -> `preprocess_example`: the run's `preprocess.Preprocessing`
+         (training: the augmentation policy, or the recipe's own training
+         geometry; the recipe's geometry; its normalisation)
       -> `pipeline.batch_examples` (`shuffle_batch` or in-order `batch`)
 
 Where the data lives: the arrays are not graph constants (a GraphDef is
@@ -38,6 +40,7 @@ import tensorflow as tf
 from absl import logging
 
 from tf1cnn import runtime
+from tf1cnn.inputs import augment as augment_lib
 from tf1cnn.inputs import pipeline
 from tf1cnn.inputs import preprocess
 
@@ -110,42 +113,77 @@ def array_variable(array, name):
                       use_resource=True)
 
 
-def preprocess_example(image, is_training, augment_fn=None, image_size=None,
-                       augment=True, preprocessing=None, seed=None):
-  """Augments (training only), converts to float32, resizes, standardises.
+def array_preprocessing(dataset, preprocessing=None, augmentation=None):
+  """The `preprocess.Preprocessing` of an array dataset's pipeline.
 
-  With `preprocessing` (a `preprocess.Preprocessing`), its recipe's
-  geometry and normalisation replace the augmentation policy and the
-  resize (e.g. the CIFAR-10 tutorial's 24x24 crops).
+  A run's set-up (`run_spec`) resolves it once and passes it; a direct
+  call of a reader may instead name only a policy (`augmentation`), which
+  then fills in the default recipe.
+
+  Args:
+    dataset: registry name (the policy's default and the MNIST no-flip rule).
+    preprocessing: a `preprocess.Preprocessing`, or None.
+    augmentation: a policy of `augment.py`, or None.
+
+  Returns:
+    A `preprocess.Preprocessing`.
+
+  Raises:
+    UserInputError: both given and they disagree; an unknown policy; a
+      flip of MNIST digits.
+  """
+  if preprocessing is None:
+    return preprocess.Preprocessing(
+        augmentation=augment_lib.resolve_policy(dataset, augmentation))
+  if augmentation not in (None, '', preprocessing.augmentation):
+    raise runtime.UserInputError(
+        f'augmentation={augmentation!r} contradicts the run\'s preprocessing '
+        f'(augmentation {preprocessing.augmentation!r}); give one of them')
+  if preprocessing.augmentation != preprocess.RECIPE_AUGMENTATION:
+    augment_lib.resolve_policy(dataset, preprocessing.augmentation)
+  return preprocessing
+
+
+def preprocess_example(image, is_training, preprocessing=None,
+                       image_size=None, augment=True, seed=None,
+                       dataset=None):
+  """One stored image -> the network's float32 input (the one pixel path).
+
+  Training (`preprocessing.augments`) applies either the recipe's own
+  training geometry (augmentation `recipe`) or the array policy (`augment.py`)
+  on the stored pixels followed by the recipe's evaluation geometry;
+  evaluation applies the evaluation geometry. The recipe's normalisation
+  comes last.
 
   Args:
     image: one `[H, W, C]` image with a static shape, uint8 or float.
     is_training: augmentation only happens when True.
-    augment_fn: function `image -> image` (see `augment.augment_fn`) or None.
-    image_size: square output size; None or the native size keeps the image.
+    preprocessing: `preprocess.Preprocessing`; None: the `standardize`
+      recipe without augmentation.
+    image_size: square output size; None keeps the native size.
     augment: False turns augmentation off even in training.
+    seed: op seed of the augmentation.
+    dataset: registry name, for the policy (MNIST digits are not flipped).
 
   Returns:
-    float32 `[image_size, image_size, C]` standardised image.
+    float32 `[image_size, image_size, C]` image.
   """
-  if preprocessing is not None:
-    recipe = preprocess.get_recipe(preprocessing.recipe)
-    size = int(image_size or image.shape[0])
-    if is_training and augment:
-      pixels = recipe.train_pixels(image, size, seed)
-    else:
-      pixels = recipe.eval_pixels(image, size)
-    return recipe.normalize(tf.cast(pixels, tf.float32))
-  if is_training and augment and augment_fn is not None:
-    image = augment_fn(image)
-  image = tf.cast(image, tf.float32)
-  height, width, channels = image.shape.as_list()
-  if image_size and (int(image_size) != height or int(image_size) != width):
-    size = int(image_size)
-    image = tf.image.resize(image, [size, size],
-                            method=tf.image.ResizeMethod.BILINEAR)
-    image.set_shape([size, size, channels])
-  return preprocess.standardize(image)
+  if preprocessing is None:
+    preprocessing = preprocess.Preprocessing(augmentation='none')
+  recipe = preprocess.get_recipe(preprocessing.recipe)
+  size = int(image_size or image.shape[0])
+  if (preprocessing.augments(is_training, augment)
+      and preprocessing.augmentation == preprocess.RECIPE_AUGMENTATION):
+    pixels = recipe.train_pixels(image, size, seed)
+  else:
+    if preprocessing.augments(is_training, augment):
+      policy_fn = augment_lib.augment_fn(
+          dataset, preprocessing.augmentation,
+          seed=None if seed is None else int(seed) + 2)
+      if policy_fn is not None:
+        image = policy_fn(image)
+    pixels = recipe.eval_pixels(image, size)
+  return recipe.normalize(tf.cast(pixels, tf.float32))
 
 
 def check_arrays(images, labels, num_classes, source):
@@ -202,9 +240,10 @@ def check_trained_classes(trained_class_names, dataset_class_names, where):
 
 
 def build_array_input(images, labels, class_names, batch_size, is_training,
-                      num_epochs=None, augment_fn=None, augment=True,
+                      num_epochs=None, augment=True,
                       image_size=None, seed=None, num_threads=None,
-                      name='input', source='arrays', preprocessing=None):
+                      name='input', source='arrays', preprocessing=None,
+                      dataset=None):
   """Builds the queue pipeline over in-memory arrays.
 
   Args:
@@ -216,14 +255,15 @@ def build_array_input(images, labels, class_names, batch_size, is_training,
       smaller final batch.
     num_epochs: None repeats forever; an int ends the pipeline with
       `OutOfRangeError` after that many passes (evaluation uses 1).
-    augment_fn: per-image augmentation (`augment.augment_fn`) or None.
-    augment: False disables `augment_fn`.
+    augment: False turns training augmentation off.
     image_size: square output size; None keeps the native size.
     seed: seed of the example shuffle (the batch shuffle uses `seed + 1`).
     num_threads: enqueue threads while training.
     name: name scope of the pipeline.
     source: file or folder named in error messages and the log.
-    preprocessing: a recipe instead of `augment_fn` (`preprocess_example`).
+    preprocessing: `preprocess.Preprocessing` (see `preprocess_example`;
+      None: no augmentation, the `standardize` recipe).
+    dataset: registry name, for the augmentation policy.
 
   Returns:
     pipeline.InputBatch.
@@ -240,8 +280,8 @@ def build_array_input(images, labels, class_names, batch_size, is_training,
     image, label = _V1.train.slice_input_producer(
         [images_var, labels_var], num_epochs=num_epochs, shuffle=is_training,
         seed=seed, capacity=max(32, 4 * batch_size), name='examples')
-    image = preprocess_example(image, is_training, augment_fn, image_size,
-                               augment, preprocessing, seed)
+    image = preprocess_example(image, is_training, preprocessing,
+                               image_size, augment, seed, dataset)
     batch_images, batch_labels = pipeline.batch_examples(
         image, label, batch_size, is_training, num_threads=num_threads,
         seed=None if seed is None else int(seed) + 1, name='batch')

@@ -4,7 +4,8 @@ Every function works on one `[H, W, C]` image (uint8 or float32) in graph
 mode and keeps its shape and dtype. Augmentation happens before
 `preprocess.standardize`, so padding is black (0) in pixel units.
 
-Policies (the `augmentation` option of the dataset readers):
+Policies (`--augmentation`, resolved by the run set-up into the run's
+`preprocess.Preprocessing`, which every array reader applies):
 
 * `none`: nothing. Default for Fashion-MNIST and MNIST.
 * `flip`: random left-right flip (refused for MNIST).
@@ -30,7 +31,7 @@ import tensorflow as tf
 from tf1cnn import runtime
 from tf1cnn.inputs import preprocess
 
-POLICIES = ('none', 'flip', 'light', 'standard')
+POLICIES = preprocess.AUGMENTATION_POLICIES
 
 # Policy used when the `augmentation` option is not given.
 DEFAULT_POLICY = {
@@ -104,11 +105,11 @@ def resolve_policy(dataset, policy=None):
   policy = str(policy).lower()
   if policy not in POLICIES:
     raise runtime.UserInputError(
-        f'augmentation={policy!r}: use one of {", ".join(POLICIES)} '
+        f'--augmentation={policy!r}: use one of {", ".join(POLICIES)} '
         f'(or default: {DEFAULT_POLICY.get(dataset, "none")} for {dataset})')
   if policy == 'flip' and dataset in _NO_FLIP:
     raise runtime.UserInputError(
-        f'augmentation=flip: {dataset} digits are not mirror-symmetric; use '
+        f'--augmentation=flip: {dataset} digits are not mirror-symmetric; use '
         'none, light or standard (shifts only)')
   return policy
 

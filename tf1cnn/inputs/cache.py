@@ -538,7 +538,7 @@ def build_input(name, data_dir, split, batch_size, is_training,
         '--pipeline=queue or tfdata')
   decode = preprocessing.decode
   image_size = int(image_size or 150)
-  augment = bool(is_training and augment)
+  augment = preprocessing.augments(is_training, augment)
   stored_size = (recipe.train_source_size(image_size) if augment
                  else image_size)
   directory, manifest = ensure_cache(

@@ -29,7 +29,8 @@ is decoded into `[N, 32, 32, 3]` uint8 and fed through
 bytes, coarse then fine (CIFAR-100), followed by the same 3072 image bytes.
 The pipeline is the classic queue one: `string_input_producer(files)` ->
 `FixedLengthRecordReader` -> `decode_raw` -> label byte and depth-major image
-reordered to `[32, 32, 3]` -> augmentation -> standardisation ->
+reordered to `[32, 32, 3]` -> `arrays.preprocess_example` (the run's
+preprocessing, as the pickle format) ->
 `pipeline.batch_examples`. Evaluation reads the files in order (one reader
 thread), so both formats yield the same examples in the same order.
 
@@ -39,8 +40,8 @@ count agreement, label ranges, binary file sizes that are not a multiple of
 the record size.
 
 Training augmentation (`augment.py`): 4-pixel zero padding + random 32x32
-crop + random left-right flip (policy 'standard'); see the `augmentation`
-option.
+crop + random left-right flip (policy 'standard') by default; the run's
+`preprocess.Preprocessing` carries the policy (`--augmentation`).
 """
 
 import os
@@ -55,7 +56,6 @@ from tf1cnn.inputs import DatasetInfo
 from tf1cnn.inputs import register_dataset
 from tf1cnn.inputs import register_pipeline
 from tf1cnn.inputs import arrays
-from tf1cnn.inputs import augment as augment_lib
 from tf1cnn.inputs import pipeline
 
 _V1 = tf.compat.v1
@@ -456,9 +456,8 @@ def _hwc_indices(offset):
 
 
 def _build_binary_input(layout, paths, num_examples, class_names, split,
-                        batch_size, is_training, num_epochs, augment_fn,
-                        augment, image_size, seed, num_threads,
-                        preprocessing=None):
+                        batch_size, is_training, num_epochs, augment,
+                        image_size, seed, num_threads, preprocessing, dataset):
   """The FixedLengthRecordReader pipeline over binary batch files."""
   with tf.name_scope(f'input_{split}'):
     filename_queue = _V1.train.string_input_producer(
@@ -473,9 +472,8 @@ def _build_binary_input(layout, paths, num_examples, class_names, split,
     # error-level oneDNN fallback notice on CPUs without AVX-512).
     image = tf.reshape(tf.gather(record, _hwc_indices(layout.label_bytes)),
                        [IMAGE_SIZE, IMAGE_SIZE, CHANNELS])
-    image = arrays.preprocess_example(image, is_training, augment_fn,
-                                      image_size, augment, preprocessing,
-                                      seed)
+    image = arrays.preprocess_example(image, is_training, preprocessing,
+                                      image_size, augment, seed, dataset)
     images, labels = pipeline.batch_examples(
         image, label, batch_size, is_training, num_threads=num_threads,
         seed=None if seed is None else int(seed) + 1, name='batch')
@@ -502,12 +500,14 @@ def build_input(name, data_dir, split, batch_size, is_training,
     augment: False turns augmentation off.
     seed: shuffle and augmentation seed.
     file_format: 'auto', 'pickle' or 'binary'.
-    augmentation: policy of `augment.py`; None uses 'standard' (4-pixel pad +
-      crop + flip).
+    augmentation: policy of `augment.py` for a direct call without
+      `preprocessing`; None uses 'standard' (4-pixel pad + crop + flip). A
+      run passes it inside `preprocessing`.
     class_names: class names of a trained model; must match the dataset's.
     num_threads: enqueue threads while training.
-    preprocessing: a `preprocess.Preprocessing` recipe instead of the
-      augmentation policy (e.g. `cifar10_tutorial`: 24x24 crops).
+    preprocessing: the run's `preprocess.Preprocessing` (recipe and
+      augmentation; `arrays.array_preprocessing`), e.g. `cifar10_tutorial`
+      with augmentation `recipe`: its 24x24 crops and distortions.
 
   Returns:
     pipeline.InputBatch with float32 `[batch, S, S, 3]` images.
@@ -519,21 +519,21 @@ def build_input(name, data_dir, split, batch_size, is_training,
   layout, folder = locate(name, data_dir, file_format)
   names = read_class_names(layout, folder)
   arrays.check_trained_classes(class_names, names, folder)
-  augment_fn = augment_lib.augment_fn(
-      name, augmentation, seed=None if seed is None else int(seed) + 2)
+  preprocessing = arrays.array_preprocessing(name, preprocessing,
+                                             augmentation)
   if layout.file_format == 'pickle':
     images, labels, _ = load_split(name, folder, split, 'pickle')
     return arrays.build_array_input(
         images, labels, names, batch_size, is_training,
-        num_epochs=num_epochs, augment_fn=augment_fn, augment=augment,
+        num_epochs=num_epochs, augment=augment,
         image_size=image_size, seed=seed, num_threads=num_threads,
         name=f'input_{split}', source=f'{folder} ({split})',
-        preprocessing=preprocessing)
+        preprocessing=preprocessing, dataset=name)
   paths = split_paths(layout, folder, split)
   num_examples = sum(check_binary_file(p, layout, len(names)) for p in paths)
   logging.info('%s (%s): %d examples in %d binary file(s), %d classes',
                folder, split, num_examples, len(paths), len(names))
   return _build_binary_input(layout, paths, num_examples, names, split,
-                             batch_size, is_training, num_epochs, augment_fn,
-                             augment, image_size, seed, num_threads,
-                             preprocessing)
+                             batch_size, is_training, num_epochs, augment,
+                             image_size, seed, num_threads, preprocessing,
+                             name)

@@ -23,8 +23,9 @@ Decoded arrays are cached per process (keyed by path, size and modification
 time), so training and evaluation in one process read each file once.
 
 The pipeline is `arrays.build_array_input`: slice_input_producer over the
-arrays -> (augmentation, `augment.py`; none by default) -> standardisation ->
-batching.
+arrays -> the run's preprocessing (`arrays.preprocess_example`: the
+augmentation policy of `augment.py`, none by default; the recipe's geometry
+and normalisation) -> batching.
 """
 
 import gzip
@@ -39,7 +40,6 @@ from tf1cnn.inputs import DatasetInfo
 from tf1cnn.inputs import register_dataset
 from tf1cnn.inputs import register_pipeline
 from tf1cnn.inputs import arrays
-from tf1cnn.inputs import augment as augment_lib
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
@@ -341,11 +341,12 @@ def build_input(name, data_dir, split, batch_size, is_training,
     augment: False turns augmentation off.
     seed: shuffle and augmentation seed.
     augmentation: policy of `augment.py` ('none', 'flip', 'light',
-      'standard'); None uses the dataset default ('none').
+      'standard') for a direct call without `preprocessing`; None uses the
+      dataset default ('none'). A run passes it inside `preprocessing`.
     class_names: class names of a trained model; must match the dataset's.
     num_threads: enqueue threads while training.
-    preprocessing: a `preprocess.Preprocessing` recipe instead of the
-      augmentation policy.
+    preprocessing: the run's `preprocess.Preprocessing` (recipe and
+      augmentation; `arrays.array_preprocessing`).
 
   Returns:
     pipeline.InputBatch with float32 `[batch, 28, 28, 1]` images.
@@ -356,13 +357,14 @@ def build_input(name, data_dir, split, batch_size, is_training,
   runtime.require_graph_mode('build_input')
   names = _class_names(name)
   arrays.check_trained_classes(class_names, names, f'{name} in {data_dir}')
-  augment_fn = augment_lib.augment_fn(
-      name, augmentation, seed=None if seed is None else int(seed) + 2)
+  preprocessing = arrays.array_preprocessing(name, preprocessing,
+                                             augmentation)
   images, labels = load_split(data_dir, split, len(names))
   images_path, _ = split_files(data_dir, split)
   logging.info('%s %s: read %s', name, split, images_path)
   return arrays.build_array_input(
       images, labels, names, batch_size, is_training, num_epochs=num_epochs,
-      augment_fn=augment_fn, augment=augment, image_size=image_size,
+      augment=augment, image_size=image_size,
       seed=seed, num_threads=num_threads, name=f'input_{split}',
-      source=f'{data_dir} ({name} {split})', preprocessing=preprocessing)
+      source=f'{data_dir} ({name} {split})', preprocessing=preprocessing,
+      dataset=name)

@@ -17,8 +17,9 @@ pipelines and inside an exported SavedModel:
 3. **normalisation** (`Recipe.normalize`), per image.
 
 The recipes (`--preprocessing`, recorded in `run_config.json` with the
-decode mode, so evaluation, export and prediction see the pixels training
-saw):
+decode mode and the augmentation as one `Preprocessing`, so evaluation,
+export and prediction see the pixels training saw; array datasets may train
+with a policy of `augment.py` instead of the recipe's training column):
 
 | name | eval geometry | training | normalisation |
 |---|---|---|---|
@@ -127,7 +128,13 @@ def decode(contents, mode, min_size, channels=3):
 
 
 def resize(image, image_size):
-  """Bilinear resize to `image_size` x `image_size`, float32 0-255."""
+  """Bilinear resize to `image_size` x `image_size`, float32 0-255.
+
+  An image whose static shape is already that size is only cast.
+  """
+  if (image.shape.rank == 3
+      and image.shape[:2].as_list() == [image_size, image_size]):
+    return tf.cast(image, tf.float32)
   resized = tf.image.resize(image, [image_size, image_size],
                             method=tf.image.ResizeMethod.BILINEAR)
   resized.set_shape([image_size, image_size, image.shape[-1]])
@@ -337,25 +344,50 @@ def get_recipe(name):
   return _RECIPES[name]
 
 
+# Augmentation policies of array datasets (`augment.py` defines what each
+# does); `RECIPE_AUGMENTATION` is the recipe's own training geometry.
+AUGMENTATION_POLICIES = ('none', 'flip', 'light', 'standard')
+RECIPE_AUGMENTATION = 'recipe'
+AUGMENTATIONS = (RECIPE_AUGMENTATION,) + AUGMENTATION_POLICIES
+
+
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
-  """What a model was trained with: the recipe and the JPEG decode mode.
+  """The complete description of a run's pixels.
 
   Written to `run_config.json` (`to_record`) and read back by evaluation,
-  export and prediction (`from_record`).
+  export and prediction (`from_record`; a record without `augmentation`,
+  written before it existed, reads as `recipe`).
+
+  Attributes:
+    recipe: the `--preprocessing` recipe (evaluation geometry and
+      normalisation; training geometry when `augmentation` is `recipe`).
+    decode: JPEG decode mode of photos (`full`, `reduced`).
+    augmentation: what training does to the pixels: `recipe` (the recipe's
+      own training geometry: photos, or an array dataset with an explicit
+      `--preprocessing`), or a policy of the array datasets (`none`,
+      `flip`, `light`, `standard`; `augment.py`), applied to the stored
+      pixels before the recipe's evaluation geometry. `none` is also a
+      photo run with `--noaugment`.
   """
   recipe: str = 'standardize'
   decode: str = 'full'
+  augmentation: str = RECIPE_AUGMENTATION
+
+  def augments(self, is_training, augment=True):
+    """Whether a pipeline applies training augmentation."""
+    return bool(is_training and augment and self.augmentation != 'none')
 
   def to_record(self):
     """A JSON-able dict."""
-    return dict(recipe=self.recipe, decode=self.decode)
+    return dict(recipe=self.recipe, decode=self.decode,
+                augmentation=self.augmentation)
 
   @classmethod
   def from_record(cls, record):
     """From `to_record`'s dict; None or {} gives the default."""
     record = dict(record or {})
-    unknown = set(record) - {'recipe', 'decode'}
+    unknown = set(record) - {'recipe', 'decode', 'augmentation'}
     if unknown:
       raise runtime.UserInputError(
           f'run_config.json: unknown preprocessing field(s) '
@@ -366,6 +398,10 @@ class Preprocessing:
       raise runtime.UserInputError(
           f'run_config.json: preprocessing decode {result.decode!r} is not '
           f'one of {", ".join(DECODE_MODES)}')
+    if result.augmentation not in AUGMENTATIONS:
+      raise runtime.UserInputError(
+          f'run_config.json: preprocessing augmentation '
+          f'{result.augmentation!r} is not one of {", ".join(AUGMENTATIONS)}')
     return result
 
 
@@ -377,7 +413,7 @@ def photo_pixels(contents, image_size, preprocessing, is_training=False,
   crop source side when training with augmentation).
   """
   recipe = get_recipe(preprocessing.recipe)
-  training = is_training and augment
+  training = preprocessing.augments(is_training, augment)
   need = image_size
   if training and recipe.train_source_size is not None:
     need = recipe.train_source_size(image_size)
