@@ -3,8 +3,11 @@
     python scripts/check_platforms.py            # all platforms
     python scripts/check_platforms.py --python_version=3.12
 
-For each dependency in pyproject.toml and each platform (linux x86_64 and
-aarch64, macOS arm64, Windows amd64) it asks the package index, through
+For each dependency in pyproject.toml, and each requirement of the optional
+extras named by `--extras` (default: `onnx`, `litert` and `test`, the ones
+`make test` installs; not `gpu`, whose CUDA libraries exist for Linux
+only), and each platform (linux x86_64 and aarch64, macOS arm64, Windows
+amd64) it asks the package index, through
 `pip index versions --platform ... --only-binary=:all:`, which versions
 have a wheel there, and checks that one satisfies the pin. Nothing is
 downloaded but the index pages. Prints a table; exits 1 when a dependency
@@ -42,21 +45,37 @@ PLATFORMS = {
 flags.DEFINE_string('python_version', '3.11', 'Python version of the wheels.')
 flags.DEFINE_list('extra_requirements', [], 'More requirements to check, '
                   'e.g. tensorflow-cpu==2.21.* (a known failure).')
+flags.DEFINE_list('extras', ['onnx', 'litert', 'test'], 'Optional extras of '
+                  'pyproject.toml whose requirements are checked too.')
 
 
 class IndexUnreachable(Exception):
   """pip could not ask the index (network), as opposed to 'no wheel'."""
 
 
-def _dependencies():
+def _dependencies(extras=()):
+  """The project's requirements, then those of `extras`, each once."""
   path = os.path.join(_ROOT, 'pyproject.toml')
   if tomllib is not None:
     with open(path, 'rb') as f:
-      return tomllib.load(f)['project']['dependencies']
-  with open(path, encoding='utf-8') as f:
-    block = re.search(r'^dependencies = \[(.*?)^\]', f.read(),
-                      re.MULTILINE | re.DOTALL).group(1)
-  return re.findall(r'^\s*"([^"]+)"', block, re.MULTILINE)
+      project = tomllib.load(f)['project']
+    groups = [project['dependencies']] + [
+        project.get('optional-dependencies', {}).get(name) for name in extras]
+  else:
+    with open(path, encoding='utf-8') as f:
+      text = f.read()
+    groups = []
+    for name in ('dependencies',) + tuple(extras):
+      block = re.search(rf'^{re.escape(name)} = \[(.*?)\]\s*$', text,
+                        re.MULTILINE | re.DOTALL)
+      groups.append(re.findall(r'"([^"]+)"', block.group(1))
+                    if block else None)
+  requirements = []
+  for name, group in zip(('dependencies',) + tuple(extras), groups):
+    if group is None:
+      raise SystemExit(f'--extras: pyproject.toml has no extra {name!r}')
+    requirements += [r for r in group if r not in requirements]
+  return requirements
 
 
 def available_versions(name, platform_tags, python_version):
@@ -83,7 +102,8 @@ def available_versions(name, platform_tags, python_version):
 def main(argv):
   del argv
   from packaging.requirements import Requirement  # pylint: disable=g-import-not-at-top
-  requirements = list(_dependencies()) + flags.FLAGS.extra_requirements
+  requirements = (list(_dependencies(flags.FLAGS.extras))
+                  + flags.FLAGS.extra_requirements)
   failures = 0
   for text in requirements:
     requirement = Requirement(text)

@@ -59,7 +59,8 @@ class ExportTest(tf.test.TestCase):
       meta = _V1.saved_model.loader.load(
           sess, [_V1.saved_model.tag_constants.SERVING], target)
       self.assertCountEqual(meta.signature_def,
-                            ['serving_default', 'predict_images'])
+                            ['serving_default', 'predict_images',
+                             'predict_images_any_size'])
       jpeg_sig = meta.signature_def['serving_default']
       pixel_sig = meta.signature_def['predict_images']
       from_bytes = sess.run(

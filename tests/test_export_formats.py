@@ -232,10 +232,10 @@ class ExportFormatsTest(tf.test.TestCase):
 
   def test_bad_requests_fail_before_writing(self):
     export_dir = os.path.join(self.get_temp_dir(), 'bad')
-    with self.assertRaisesRegex(runtime.UserInputError, 'unknown onnx'):
+    with self.assertRaisesRegex(runtime.UserInputError, 'unknown coreml'):
       export.export_saved_model(config_lib.export_config(
           train_dir=self.train_dir, export_dir=export_dir,
-          formats=['frozen', 'onnx']))
+          formats=['frozen', 'coreml']))
     with self.assertRaisesRegex(runtime.UserInputError,
                                 'tflite_int8 calibrates on training images'):
       export.export_saved_model(config_lib.export_config(

@@ -184,7 +184,7 @@ class ExportConfig(RunConfig):
   export_dir: str = 'runs/export'
   export_version: Optional[int] = None
   use_moving_averages: bool = True
-  # saved_model, frozen, tflite, tflite_dynamic, tflite_int8 or all
+  # names of tf1cnn.export_formats.FORMATS, or all
   # (tf1cnn.export_formats); each is compared with the checkpoint on
   # verify_images images, tflite_int8 calibrated on representative_images.
   formats: List[str] = dataclasses.field(
@@ -350,8 +350,8 @@ def validate(config):
       raise ConfigError(f'--{name}={value!r}: must be {bounds}')
   if values.get('formats') is not None and not any(
       str(name).strip() for name in values['formats']):
-    raise ConfigError('--formats is empty: name saved_model, frozen, '
-                      'tflite, tflite_dynamic, tflite_int8 or all')
+    raise ConfigError('--formats is empty: name one or more export formats '
+                      '(tf1cnn.export_formats.FORMATS) or all')
   schedule = values.get('lr_schedule')
   if (schedule in DECAY_STEP_SCHEDULES
       and values.get('lr_decay_epochs', 1.0) <= 0):

@@ -541,10 +541,11 @@ def _validate_new_flags(flag_values, names):
           name, _finite, message=f'--{name} must be a finite number (not '
           'NaN or infinity)', flag_values=flag_values)
   if 'formats' in names:
+    from tf1cnn import export_formats  # pylint: disable=g-import-not-at-top
     flags.register_validator(
         'formats', lambda value: any(v.strip() for v in value or []),
-        message='--formats is empty: name saved_model, frozen, tflite, '
-        'tflite_dynamic, tflite_int8 or all', flag_values=flag_values)
+        message=f'--formats is empty: name {", ".join(export_formats.FORMATS)}'
+        ' or all', flag_values=flag_values)
   if 'lr_decay_epochs' in names and 'lr_schedule' in flag_values:
     flags.register_multi_flags_validator(
         ['lr_schedule', 'lr_decay_epochs'],

@@ -1,12 +1,18 @@
-"""Running exported models: frozen GraphDefs, TFLite files and SavedModels.
+"""Running exported models: frozen GraphDefs, TFLite, ONNX and SavedModels.
 
-`load(path)` opens one exported model with TensorFlow's stock runtimes
+`load(path)` opens one exported model with its runtime (`RUNTIMES`, chosen
+by the file's suffix, `SUFFIXES`, or a folder; `tf1cnn.export_formats`
+names the runtime of each format):
 
-* a frozen GraphDef (`.pb`, `tf1cnn.export_formats`): imported with
-  `tf.compat.v1.import_graph_def` and run in a session, fed at `input:0`;
-* a TFLite flatbuffer (`.tflite`): `tf.lite.Interpreter` (its default CPU
-  delegate); a quantised input or output is (de)quantised with the tensor's
-  own scale and zero point;
+* a frozen GraphDef (`.pb`): imported with `tf.compat.v1.import_graph_def`
+  and run in a session, fed at `input:0`;
+* a TFLite flatbuffer (`.tflite`): the LiteRT interpreter
+  (`ai_edge_litert.interpreter.Interpreter`) where `ai-edge-litert` is
+  installed, else `tf.lite.Interpreter` (`tflite_interpreter_class`), on
+  its default CPU delegate; a quantised input or output is (de)quantised
+  with the tensor's own scale and zero point;
+* an ONNX model (`.onnx`): an ONNX Runtime `InferenceSession` on the CPU
+  (the `onnx` extra), fed at `input`;
 * a SavedModel folder: `tf.compat.v1.saved_model.loader.load`, signature
   `predict_images`;
 
@@ -28,6 +34,7 @@ with the checkpoint and the TFLite calibration.
 import dataclasses
 import json
 import os
+import struct
 from typing import List, Optional
 
 import numpy as np
@@ -43,9 +50,11 @@ _V1 = tf.compat.v1
 # Node names of every tf1cnn serving graph (frozen, SavedModel, TFLite).
 INPUT = 'input'
 INPUT_JPEG = 'input_jpeg'
+INPUT_ANY_SIZE = 'input_any_size'
+ANY_SIZE_SIGNATURE = 'predict_images_any_size'
 OUTPUTS = ('probabilities', 'classes', 'logits')
 PIXEL_SIGNATURE = 'predict_images'
-FORMAT_KINDS = ('frozen', 'tflite', 'saved_model')
+FORMAT_KINDS = ('frozen', 'tflite', 'onnx', 'saved_model')
 
 
 def read_run_config(path):
@@ -77,7 +86,7 @@ class ServedModel:
 
   Attributes:
     path: the file or folder.
-    kind: 'frozen', 'tflite' or 'saved_model'.
+    kind: the runtime: 'frozen', 'tflite', 'onnx' or 'saved_model'.
     image_size: square input side.
     channels: input channels.
     class_names: label id -> name (None when no labels.txt was found).
@@ -95,10 +104,26 @@ class ServedModel:
   _close: object = None
 
   def probabilities(self, pixels):
-    """float32 0-255 `[N, S, S, C]` -> float32 `[N, classes]`."""
+    """float32 0-255 `[N, S, S, C]` -> float32 `[N, classes]`.
+
+    Raises:
+      UserInputError: pixels of another size or channel count, naming the
+        size the model takes and the recorded geometry that makes it.
+    """
     pixels = np.asarray(pixels, np.float32)
     if len(pixels) == 0:
       raise ValueError('no images')
+    want = (self.image_size, self.image_size, self.channels)
+    if pixels.ndim != 4 or tuple(pixels.shape[1:]) != want:
+      recipe = (self.run_config.get('preprocessing') or {}).get(
+          'recipe', 'standardize')
+      raise runtime.UserInputError(
+          f'{self.path}: takes {want[0]}x{want[1]} pixels with {want[2]} '
+          f'channel(s), got a batch of shape {list(pixels.shape)}: apply the '
+          f'recorded {recipe!r} evaluation geometry first '
+          '(served.split_pixels), or feed any size to the SavedModel '
+          f'signature {ANY_SIZE_SIGNATURE!r} / frozen node '
+          f'{INPUT_ANY_SIZE!r}, which apply it')
     return self._run(pixels)
 
   def close(self):
@@ -120,7 +145,8 @@ def _square_input(shape, path):
   return int(shape[1]), int(shape[3])
 
 
-def _load_frozen(path):
+def _load_frozen(path, num_threads=None):
+  del num_threads  # the session's defaults
   graph_def = _V1.GraphDef()
   try:
     with open(path, 'rb') as f:
@@ -172,10 +198,90 @@ def tflite_output_index(details, name):
   raise KeyError(name)
 
 
-def _load_tflite(path, num_threads=None):
+def check_tflite_file(path):
+  """Refuses a file the TFLite interpreter could crash on (it verifies nothing).
+
+  `tf.lite.Interpreter` maps the flatbuffer and follows its offsets
+  unchecked, so a truncated, zeroed or foreign file can end the process
+  with a segmentation fault. Checked here, in Python: the `TFL3` file
+  identifier at byte 4; every table, vector and string of the model,
+  unpacked with the schema's generated reader, lies inside the file (a read
+  past its end raises); buffers stored outside the flatbuffer (offset,
+  size) end inside the file; every tensor, buffer and operator-code index
+  points at an entry that exists.
+
+  Raises:
+    UserInputError: naming the file and what is wrong with it.
+  """
   try:
-    interpreter = tf.lite.Interpreter(model_path=path,
-                                      num_threads=num_threads)
+    with open(path, 'rb') as f:
+      data = f.read()
+  except OSError as e:
+    raise runtime.UserInputError(f'{path}: cannot read it ({e.strerror})'
+                                 ) from None
+  if len(data) < 8 or data[4:8] != b'TFL3':
+    raise runtime.UserInputError(
+        f'{path}: not a TFLite model (no TFL3 identifier at byte 4; '
+        f'{len(data)} bytes)')
+  from tensorflow.lite.python import schema_py_generated as schema  # pylint: disable=g-import-not-at-top
+  try:
+    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    problem = _tflite_index_problem(model, len(data))
+  except (struct.error, IndexError, ValueError, TypeError, OverflowError,
+          UnicodeDecodeError, AttributeError) as e:
+    problem = f'{type(e).__name__}: {e}'
+  if problem:
+    raise runtime.UserInputError(
+        f'{path}: damaged or truncated TFLite model ({problem}; {len(data)} '
+        'bytes)')
+
+
+def _tflite_index_problem(model, size):
+  """What in an unpacked TFLite model points outside it, or None."""
+  buffers = model.buffers or []
+  codes = model.operatorCodes or []
+  if not model.subgraphs:
+    return 'no subgraph'
+  for buffer in buffers:
+    if buffer.offset and buffer.offset + buffer.size > size:
+      return (f'a buffer of {buffer.size} bytes at {buffer.offset} ends past '
+              'the end of the file')
+  for subgraph in model.subgraphs:
+    tensors = subgraph.tensors or []
+    for tensor in tensors:
+      if tensor.buffer >= len(buffers):
+        return f'tensor {tensor.name!r} names buffer {tensor.buffer}'
+    used = list(subgraph.inputs if subgraph.inputs is not None else []) + list(
+        subgraph.outputs if subgraph.outputs is not None else [])
+    for op in subgraph.operators or []:
+      if op.opcodeIndex >= len(codes):
+        return f'an operator names operator code {op.opcodeIndex}'
+      for part in (op.inputs, op.outputs, op.intermediates):
+        used += list(part if part is not None else [])
+    bad = [int(i) for i in used if i >= len(tensors)]
+    if bad:
+      return f'tensor index {bad[0]} of {len(tensors)} tensors'
+  return None
+
+
+def tflite_interpreter_class():
+  """LiteRT's `Interpreter` where `ai-edge-litert` installs, else TF's.
+
+  `tf.lite.Interpreter` warns that it is deprecated in favour of LiteRT;
+  both run the same flatbuffers.
+  """
+  try:
+    from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return tf.lite.Interpreter
+  return litert.Interpreter
+
+
+def _load_tflite(path, num_threads=None):
+  check_tflite_file(path)
+  try:
+    interpreter = tflite_interpreter_class()(model_path=path,
+                                             num_threads=num_threads)
   except (ValueError, RuntimeError) as e:
     raise runtime.UserInputError(f'{path}: cannot load the TFLite model '
                                  f'({e})') from None
@@ -209,7 +315,8 @@ def _load_tflite(path, num_threads=None):
               input_dtype=np.dtype(inputs[0]['dtype']).name)
 
 
-def _load_saved_model(path):
+def _load_saved_model(path, num_threads=None):
+  del num_threads  # the session's defaults
   graph = tf.Graph()
   sess = _V1.Session(graph=graph, config=runtime.session_config())
   with graph.as_default():
@@ -233,28 +340,83 @@ def _load_saved_model(path):
               close=sess.close)
 
 
-def load(path, num_threads=None):
-  """Opens a `.pb` (frozen), `.tflite` or SavedModel folder; a ServedModel.
+def _load_onnx(path, num_threads=None):
+  try:
+    import onnxruntime  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise runtime.UserInputError(
+        f'{path}: ONNX Runtime is not installed (pip install '
+        '\'tf1cnn[onnx]\')') from None
+  options = onnxruntime.SessionOptions()
+  if num_threads:
+    options.intra_op_num_threads = int(num_threads)
+  options.log_severity_level = 3  # errors only
+  try:
+    sess = onnxruntime.InferenceSession(
+        path, sess_options=options, providers=['CPUExecutionProvider'])
+  except Exception as e:  # pylint: disable=broad-except
+    first = (str(e).strip().splitlines() or [''])[0]
+    raise runtime.UserInputError(
+        f'{path}: cannot load the ONNX model ({type(e).__name__}: '
+        f'{first[:300]})') from None
+  feeds = sess.get_inputs()
+  if len(feeds) != 1:
+    raise runtime.UserInputError(
+        f'{path}: {len(feeds)} inputs; a tf1cnn export has one (pixels)')
+  if 'probabilities' not in [o.name for o in sess.get_outputs()]:
+    raise runtime.UserInputError(
+        f'{path}: no \'probabilities\' output (not a tf1cnn export)')
+  size, channels = _square_input(
+      [d if isinstance(d, int) else None for d in feeds[0].shape], path)
+  name = feeds[0].name
+  return dict(kind='onnx', image_size=size, channels=channels,
+              run=lambda pixels: sess.run(['probabilities'],
+                                          {name: pixels})[0])
+
+
+# Runtime name (`ServedModel.kind`) -> `loader(path, num_threads) -> parts`.
+RUNTIMES = {
+    'saved_model': _load_saved_model,
+    'frozen': _load_frozen,
+    'tflite': _load_tflite,
+    'onnx': _load_onnx,
+}
+# A model file's suffix -> its runtime (a folder is a SavedModel).
+SUFFIXES = {'.pb': 'frozen', '.tflite': 'tflite', '.onnx': 'onnx'}
+
+
+def runtime_for(path):
+  """The `RUNTIMES` loader of `path` (folder or suffix), or None."""
+  if os.path.isdir(path):
+    return RUNTIMES['saved_model']
+  kind = SUFFIXES.get(os.path.splitext(path)[1].lower())
+  return RUNTIMES[kind] if kind else None
+
+
+def load(path, num_threads=None, loader=None):
+  """Opens an exported model (`.pb`, `.tflite`, `.onnx`, SavedModel folder).
 
   Args:
     path: the model file or SavedModel folder.
-    num_threads: TFLite interpreter threads (None: its default).
+    num_threads: TFLite interpreter / ONNX Runtime threads (None: their
+      default).
+    loader: a `RUNTIMES` loader to use (an export format's record); None
+      chooses by `path` (`runtime_for`).
+
+  Returns:
+    A `ServedModel`.
 
   Raises:
     UserInputError: a missing or unreadable model, naming it.
   """
   if not path or not os.path.exists(path):
     raise runtime.UserInputError(f'--model_file={path}: no such file')
-  if os.path.isdir(path):
-    parts = _load_saved_model(path)
-  elif path.endswith('.tflite'):
-    parts = _load_tflite(path, num_threads)
-  elif path.endswith('.pb'):
-    parts = _load_frozen(path)
-  else:
+  loader = loader or runtime_for(path)
+  if loader is None:
     raise runtime.UserInputError(
-        f'--model_file={path}: use a frozen GraphDef (.pb), a .tflite file or '
-        'a SavedModel folder')
+        f'--model_file={path}: use a frozen GraphDef (.pb), a .tflite or '
+        '.onnx file or a SavedModel folder')
+  parts = loader(path, num_threads)
   return ServedModel(
       path=path, kind=parts['kind'], image_size=parts['image_size'],
       channels=parts['channels'], class_names=read_labels_beside(path),

@@ -1,8 +1,8 @@
 r"""Exports a trained checkpoint for serving, each format checked first.
 
     tf1cnn-export --flagfile=data/catdog.flags --export_dir=runs/export
-    # Also a frozen GraphDef and three TFLite files (float32, dynamic-range,
-    # full-integer calibrated on --data_dir's training images):
+    # Also a frozen GraphDef, three TFLite files (float32, dynamic-range,
+    # full-integer calibrated on --data_dir's training images) and ONNX:
     tf1cnn-export --flagfile=data/catdog.flags --data_dir=PHOTOS --formats=all
     tf1cnn-export --checkpoint_path=runs/catdog/model.ckpt-750 \
         --export_dir=runs/export
