@@ -20,24 +20,23 @@ import tempfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+# The run's temporary folder, before TensorFlow is imported: TensorFlow
+# registers its own clean-up of `get_temp_dir()` (inside this folder) later,
+# so it runs first at exit (atexit is last in, first out).
+_RUN_TEMP = tempfile.mkdtemp(prefix='tf1cnn-tests-')
+tempfile.tempdir = _RUN_TEMP
+os.environ['TMPDIR'] = _RUN_TEMP
+atexit.register(functools.partial(shutil.rmtree, _RUN_TEMP,
+                                  ignore_errors=True))
+
 from tf1cnn import startup  # pylint: disable=wrong-import-position
 
 startup.prepare()
 
-_RUN_TEMP = None
-
 
 def pytest_configure(config):
-  global _RUN_TEMP
   config.addinivalue_line(
       'markers', 'slow: a long test (left out by `make test-fast`)')
-  _RUN_TEMP = tempfile.mkdtemp(prefix='tf1cnn-tests-')
-  tempfile.tempdir = _RUN_TEMP
-  os.environ['TMPDIR'] = _RUN_TEMP
-  # Registered before TensorFlow's own clean-up of `get_temp_dir()` (inside
-  # this folder), so it runs after it (atexit is last in, first out).
-  atexit.register(functools.partial(shutil.rmtree, _RUN_TEMP,
-                                    ignore_errors=True))
 
 
 def pytest_collection_modifyitems(items):
