@@ -1,8 +1,11 @@
 """An Estimator CNN on the cat/dog photos: tf.data input, train_and_evaluate.
 
-The network is tf1cnn's LeNet-5 (`tf1cnn.models.lenet5.inference`, the
-cat/dog network of seed 003) in a `model_fn`, here at 64x64 by default to
-keep a CPU run short. The `input_fn` reads an image folder with `tf.data`
+A TF 1.x program as it was written for TensorFlow 1.15 (`import tensorflow
+as tf`, `tf.estimator`, `tf.app.flags`), run unchanged on TensorFlow 2.21 by
+`tf1cnn-run`. The network is seed 003's LeNet-5 (tf1cnn's
+`tf1cnn.models.lenet5.inference`, so it is exactly the network
+`scripts/train.py --model=lenet5` trains), here at 64x64 by default to keep
+a CPU run short. The `input_fn` reads an image folder with `tf.data`
 (`<data_dir>/{train,test}/<class>/*.jpg`): decode, bilinear resize,
 `per_image_standardization`, random left-right flips while training.
 Training is `train_and_evaluate` (an evaluation after each checkpoint) with
@@ -10,32 +13,29 @@ a `FinalExporter` writing the SavedModel; the program prints one JSON line
 with the test accuracy, the training speed (images per second of the
 training steps alone, and of the whole run) and the export.
 
-    python scripts/tf1_examples/estimator_catdog.py \
+    tf1cnn-run scripts/tf1_examples/estimator_catdog.py \
         --data_dir=../shared/data/catdog --model_dir=runs/estimator_catdog
 
 The same network trained by tf1cnn itself, for comparison:
 
     python scripts/train.py --model=lenet5 --data_dir=../shared/data/catdog \
         --image_size=64 --batch_size=32 --num_epochs=10 --optimizer=adam \
-        --learning_rate=0.001 --train_dir=runs/lenet5_64
+        --learning_rate=0.001 --weight_decay=0.0005 --drop_rate=0.5 \
+        --train_dir=runs/lenet5_64
     python scripts/eval.py --data_dir=../shared/data/catdog \
         --train_dir=runs/lenet5_64
 """
 
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
-import _script_env  # pylint: disable=wrong-import-position,unused-import
-import tf1cnn.compat.v1 as tf  # pylint: disable=wrong-import-position
-from tf1cnn.models import lenet5  # pylint: disable=wrong-import-position
+import tensorflow as tf
+
+from tf1cnn.models import lenet5
 
 flags = tf.app.flags
-flags.DEFINE_string('data_dir', os.path.join(_script_env.SHARED_DATA,
-                                             'catdog'),
+flags.DEFINE_string('data_dir', 'data/catdog',
                     'Image folder with train/ and test/ splits.')
 flags.DEFINE_string('model_dir', 'runs/estimator_catdog',
                     'Checkpoints, events and exports.')
