@@ -18,6 +18,7 @@ from tf1cnn import config as config_lib
 from tf1cnn import models
 from tf1cnn import precision
 from tf1cnn import runtime
+from tf1cnn import towers as towers_lib
 from tf1cnn import training
 
 from fixtures import make_striped_dataset, subprocess_env
@@ -32,12 +33,19 @@ def _two_cpus():
 
 class TowerTest(tf.test.TestCase):
 
+  def test_tower_names_are_still_importable_from_distributed(self):
+    for name in ('add_cpu_devices', 'average_gradients', 'build_towers',
+                 'check_gpus_visible', 'parse_devices', 'split_evenly',
+                 'TowerOutputs'):
+      self.assertIs(getattr(distributed, name), getattr(towers_lib, name),
+                    name)
+
   def test_parse_devices(self):
-    self.assertEqual(distributed.parse_devices('cpu:0, /gpu:1'),
+    self.assertEqual(towers_lib.parse_devices('cpu:0, /gpu:1'),
                      ['/cpu:0', '/gpu:1'])
-    self.assertEqual(distributed.parse_devices(''), [])
+    self.assertEqual(towers_lib.parse_devices(''), [])
     with self.assertRaisesRegex(runtime.UserInputError, "'tpu:0'"):
-      distributed.parse_devices('tpu:0')
+      towers_lib.parse_devices('tpu:0')
 
   def test_batch_norm_towers_share_variables_and_update_from_tower_0(self):
     rng = np.random.RandomState(0)
@@ -45,7 +53,7 @@ class TowerTest(tf.test.TestCase):
     labels = rng.randint(0, 10, 8).astype(np.int32)
     with tf.Graph().as_default() as graph:
       network_fn = models.get_network_fn('lenet5_bn', 10, is_training=True)
-      towers = distributed.build_towers(
+      towers = towers_lib.build_towers(
           network_fn, tf.constant(images), tf.constant(labels),
           ['/cpu:0', '/cpu:1'], _V1.train.GradientDescentOptimizer(0.1),
           training.total_loss)
@@ -82,7 +90,7 @@ class TowerTest(tf.test.TestCase):
                                            weight_decay=1e-3)
         optimizer = _V1.train.GradientDescentOptimizer(0.1)
         if devices:
-          towers = distributed.build_towers(
+          towers = towers_lib.build_towers(
               network_fn, tf.constant(images), tf.constant(labels), devices,
               optimizer, training.total_loss)
           grads_and_vars, loss = towers.grads_and_vars, towers.loss
@@ -111,24 +119,24 @@ class TowerTest(tf.test.TestCase):
     self.assertEqual({d.upper() for d in variable_devices}, {'/CPU:0'})
 
   def test_gpus_that_are_not_here_are_refused(self):
-    distributed.check_gpus_visible(['/cpu:0', '/cpu:3'])  # always possible
+    towers_lib.check_gpus_visible(['/cpu:0', '/cpu:3'])  # always possible
     with mock.patch.object(tf.config, 'list_physical_devices',
                            return_value=[]):
       with self.assertRaisesRegex(runtime.UserInputError,
                                   '--devices: gpu:0 is not here: no GPU'):
-        distributed.check_gpus_visible(['/gpu:0'])
+        towers_lib.check_gpus_visible(['/gpu:0'])
     with mock.patch.object(tf.config, 'list_physical_devices',
                            return_value=['GPU:0', 'GPU:1']):
-      distributed.check_gpus_visible(['/gpu:0', '/GPU:1'])
+      towers_lib.check_gpus_visible(['/gpu:0', '/GPU:1'])
       with self.assertRaisesRegex(
           runtime.UserInputError,
           r'gpu:2 is not here: 2 GPU\(s\) are visible \(gpu:0 to gpu:1\)'):
-        distributed.check_gpus_visible(['/gpu:0', '/gpu:2'])
+        towers_lib.check_gpus_visible(['/gpu:0', '/gpu:2'])
 
   def test_uneven_split_is_refused(self):
     with tf.Graph().as_default():
       with self.assertRaisesRegex(runtime.UserInputError, 'multiple of'):
-        distributed.split_evenly([tf.zeros([5, 2])], 2)
+        towers_lib.split_evenly([tf.zeros([5, 2])], 2)
 
 
 class ClusterConfigTest(tf.test.TestCase):

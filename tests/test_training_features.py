@@ -17,7 +17,6 @@ from PIL import Image
 from tensorboard.backend.event_processing import event_accumulator
 
 from tf1cnn import config as config_lib
-from tf1cnn import distributed
 from tf1cnn import evaluation
 from tf1cnn import flags as tf1cnn_flags
 from tf1cnn import optimizers
@@ -25,6 +24,7 @@ from tf1cnn import precision
 from tf1cnn import run_spec
 from tf1cnn import runtime
 from tf1cnn import summaries
+from tf1cnn import towers as towers_lib
 from tf1cnn import training
 
 from fixtures import make_striped_dataset
@@ -324,9 +324,9 @@ class ClipTest(tf.test.TestCase):
           _V1.train.GradientDescentOptimizer(0.1), precision_name)
       images, targets = tf.constant(self.x), tf.constant(self.y)
       if devices:
-        towers = distributed.build_towers(self._network_fn, images, targets,
-                                          list(devices), optimizer,
-                                          self._loss_fn)
+        towers = towers_lib.build_towers(self._network_fn, images, targets,
+                                         list(devices), optimizer,
+                                         self._loss_fn)
         train_op = training.build_train_op(
             towers.loss, optimizer, global_step,
             grads_and_vars=towers.grads_and_vars, clip_gradient_norm=1.0)
@@ -335,8 +335,8 @@ class ClipTest(tf.test.TestCase):
         loss, _ = self._loss_fn(predictions, targets)
         train_op = training.build_train_op(loss, optimizer, global_step,
                                            clip_gradient_norm=1.0)
-      config = distributed.add_cpu_devices(runtime.session_config(),
-                                           list(devices))
+      config = towers_lib.add_cpu_devices(runtime.session_config(),
+                                          list(devices))
       with _V1.Session(config=config) as sess:
         sess.run(_V1.global_variables_initializer())
         sess.run(train_op)

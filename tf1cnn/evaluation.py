@@ -424,8 +424,7 @@ def run(config, on_metrics=None):
   """
   if config.eval_interval_secs > 0:
     return evaluate_continuously(config, on_metrics)[-1]
-  metrics = (evaluate_served(config) if getattr(config, 'model_file', '')
-             else evaluate(config))
+  metrics = evaluate_served(config) if config.model_file else evaluate(config)
   if on_metrics is not None:
     on_metrics(metrics)
   return metrics

@@ -45,11 +45,6 @@ from tf1cnn.inputs import preprocess
 
 _V1 = tf.compat.v1
 
-# Images the formats are compared with the checkpoint on, and the most
-# training images `tflite_int8` is calibrated on.
-VERIFY_IMAGES = 32
-REPRESENTATIVE_IMAGES = 200
-
 
 def _preprocess_encoded(image_bytes, spec):
   """Encoded files -> float32 0-255 pixels, as the model was trained."""
@@ -260,8 +255,7 @@ def _plan(config):
                                           config.train_dir)
   if not config.export_dir:
     raise runtime.UserInputError('--export_dir is empty')
-  formats = export_formats.parse_formats(
-      getattr(config, 'formats', None) or ['saved_model'])
+  formats = export_formats.parse_formats(config.formats)
   spec = run_spec.for_checkpoint(config, prefix, need_data=False)
   version = config.export_version
   if version is None:
@@ -284,13 +278,12 @@ def _images(config, spec, formats):
   Read first: a missing calibration set fails before anything is built.
   """
   pixels, files, description = export_formats.verification_images(
-      spec, config, getattr(config, 'verify_images', VERIFY_IMAGES))
+      spec, config, config.verify_images)
   representative = None
   calibrated = [name for name in formats if export_formats.get(name).calibrated]
   if calibrated:
     representative = export_formats.representative_images(
-        spec, config, getattr(config, 'representative_images',
-                              REPRESENTATIVE_IMAGES), name=calibrated[0])
+        spec, config, config.representative_images, name=calibrated[0])
   converted = [name for name in formats
                if export_formats.get(name).graph == 'pixels']
   if converted:

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from tf1cnn import normalization
 from tf1cnn import runtime
 
 _V1 = tf.compat.v1
@@ -277,7 +278,6 @@ def batch_norm(inputs, is_training, decay=0.9, epsilon=1e-3, center=True,
   if channels is None:
     raise ValueError(f'{name}: the channel dimension must be static')
   channels = int(channels)
-  axes = list(range(inputs.shape.rank - 1))
   training = _as_bool_tensor_or_python(is_training)
   with _V1.variable_scope(name) as scope:
     beta = (_V1.get_variable('beta', [channels], tf.float32,
@@ -296,48 +296,16 @@ def batch_norm(inputs, is_training, decay=0.9, epsilon=1e-3, center=True,
         initializer=_V1.ones_initializer(), trainable=False,
         collections=stat_collections)
 
-    def _moments():
-      return tf.nn.moments(inputs, axes, name='moments')
-
-    def _ema_update(variable, value):
-      # The ExponentialMovingAverage rule, with the moving statistic as shadow.
-      return _V1.assign_sub(variable, (variable - value) * (1.0 - decay),
-                            name='update_' + variable.op.name.split('/')[-1])
-
-    if training is False:
-      mean, variance = moving_mean, moving_variance
-      updates = []
-    elif training is True:
-      mean, variance = _moments()
-      updates = [_ema_update(moving_mean, mean),
-                 _ema_update(moving_variance, variance)]
-    else:
-      batch_mean, batch_variance = _moments()
-      mean = tf.cond(training, lambda: batch_mean,
-                     lambda: tf.identity(moving_mean), name='select_mean')
-      variance = tf.cond(training, lambda: batch_variance,
-                         lambda: tf.identity(moving_variance),
-                         name='select_variance')
-      # The assign ops live inside the true branch, so they only run while
-      # training; in eval mode the branch returns the unchanged statistic.
-      updates = [
-          tf.cond(training,
-                  lambda v=var, b=batch: _ema_update(v, b),
-                  lambda v=var: tf.identity(v),
-                  name='maybe_update_' + var.op.name.split('/')[-1])
-          for var, batch in ((moving_mean, batch_mean),
-                             (moving_variance, batch_variance))]
-
+    out, updates = normalization.normalize_with_moments(
+        inputs, [inputs.shape.rank - 1], tf.float32, moving_mean,
+        moving_variance, beta, gamma, epsilon, decay, training,
+        training if isinstance(training, bool) else None)
     if updates and updates_collections is None:
       with tf.control_dependencies(updates):
-        mean = tf.identity(mean)
-        variance = tf.identity(variance)
+        out = tf.identity(out)
     elif updates:
       for update in updates:
         _V1.add_to_collection(updates_collections, update)
-
-    out = tf.nn.batch_normalization(inputs, mean, variance, beta, gamma,
-                                    epsilon, name='normalized')
     return log_output_shape(scope.name, out)
 
 

@@ -80,7 +80,7 @@ def learning_rate_schedule(config, global_step, steps_per_epoch, total_steps):
   elif config.lr_schedule == 'exponential':
     lr = base * tf.pow(config.lr_decay_rate, tf.floor(step / decay_steps))
   elif config.lr_schedule == 'polynomial':
-    end = getattr(config, 'end_learning_rate', 1e-4)
+    end = config.end_learning_rate
     progress = tf.minimum(step, decay_steps) / decay_steps
     lr = (base - end) * tf.pow(1.0 - progress, 1.0) + end
   elif config.lr_schedule == 'cosine':
@@ -146,8 +146,7 @@ def from_config(config, learning_rate):
   """`make_optimizer` with the hyperparameters of an OptimizerConfig."""
   return make_optimizer(
       config.optimizer, learning_rate, config.momentum,
-      **{name: getattr(config, name) for name in DEFAULTS
-         if hasattr(config, name)})
+      **{name: getattr(config, name) for name in DEFAULTS})
 
 
 def clip_gradients(grads_and_vars, clip_norm):

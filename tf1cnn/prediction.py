@@ -2,7 +2,7 @@
 
 `predict_files(saved_model_dir, paths)` is the client side of
 `tf1cnn.export`: it loads the SavedModel in graph mode
-(`tf.compat.v1.saved_model.loader.load`) and runs its `serving_default`
+(`served.open_saved_model`) and runs its `serving_default`
 signature (encoded image bytes in; decoding, resizing and standardisation
 happen inside the exported graph, exactly as in evaluation) on the files in
 batches. Each result holds the file and its `top_k` classes with their
@@ -20,14 +20,12 @@ import dataclasses
 import os
 from typing import List, Tuple
 
-import tensorflow as tf
 from absl import logging
 
 from tf1cnn import progress
 from tf1cnn import runtime
+from tf1cnn import served
 from tf1cnn.inputs import image_folder
-
-_V1 = tf.compat.v1
 
 SIGNATURE = 'serving_default'
 
@@ -118,41 +116,28 @@ def predict_files(saved_model_dir, paths, top_k=3, batch_size=64,
   if not files:
     raise runtime.UserInputError('no readable image among the files given')
   predictions = []
-  with tf.Graph().as_default() as graph:
-    with _V1.Session(graph=graph, config=runtime.session_config()) as sess:
-      try:
-        meta = _V1.saved_model.loader.load(
-            sess, [_V1.saved_model.tag_constants.SERVING], model_dir)
-      except (OSError, RuntimeError, tf.errors.OpError) as e:
-        raise runtime.UserInputError(
-            f'{model_dir}: cannot load the SavedModel '
-            f'({getattr(e, "message", e)})') from None
-      if SIGNATURE not in meta.signature_def:
-        raise runtime.UserInputError(
-            f'{model_dir}: no {SIGNATURE!r} signature (it has '
-            f'{", ".join(sorted(meta.signature_def))})')
-      signature = meta.signature_def[SIGNATURE]
-      feed_name = signature.inputs['image_bytes'].name
-      fetch_name = signature.outputs['probabilities'].name
-      class_names = _class_names(sess, signature, model_dir)
-      top_k = min(top_k, len(class_names))
-      counter = progress.Progress('classified', total=len(files),
-                                  unit='files')
-      for start in range(0, len(files), batch_size):
-        chunk = files[start:start + batch_size]
-        encoded = []
-        for path in chunk:
-          with open(path, 'rb') as f:
-            encoded.append(f.read())
-        probabilities = sess.run(fetch_name, {feed_name: encoded})
-        for path, row in zip(chunk, probabilities):
-          order = row.argsort()[::-1][:top_k]
-          predictions.append(Prediction(
-              path, [(class_names[i], float(row[i])) for i in order]))
-          if on_prediction is not None:
-            on_prediction(predictions[-1])
-        counter.add(len(chunk))
-      counter.done()
+  sess, signature = served.open_saved_model(model_dir, SIGNATURE)
+  with sess:
+    feed_name = signature.inputs['image_bytes'].name
+    fetch_name = signature.outputs['probabilities'].name
+    class_names = _class_names(sess, signature, model_dir)
+    top_k = min(top_k, len(class_names))
+    counter = progress.Progress('classified', total=len(files), unit='files')
+    for start in range(0, len(files), batch_size):
+      chunk = files[start:start + batch_size]
+      encoded = []
+      for path in chunk:
+        with open(path, 'rb') as f:
+          encoded.append(f.read())
+      probabilities = sess.run(fetch_name, {feed_name: encoded})
+      for path, row in zip(chunk, probabilities):
+        order = row.argsort()[::-1][:top_k]
+        predictions.append(Prediction(
+            path, [(class_names[i], float(row[i])) for i in order]))
+        if on_prediction is not None:
+          on_prediction(predictions[-1])
+      counter.add(len(chunk))
+    counter.done()
   logging.info('classified %d files with %s%s', len(predictions), model_dir,
                f' ({num_skipped} unreadable skipped)' if num_skipped else '')
   return predictions, num_skipped

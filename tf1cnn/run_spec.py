@@ -24,12 +24,12 @@ from absl import logging
 
 from tf1cnn import checkpoints
 from tf1cnn import config as config_lib
-from tf1cnn import distributed
 from tf1cnn import inputs
 from tf1cnn import models
 from tf1cnn import precision as precision_lib
 from tf1cnn import runtime
 from tf1cnn import startup
+from tf1cnn import towers
 from tf1cnn.inputs import augment as augment_lib
 from tf1cnn.inputs import preprocess
 from tf1cnn.models import user_model
@@ -332,7 +332,7 @@ def for_training(config):
           augmentation=resolve_augmentation(config)),
       precision=precision_lib.resolve(config.precision,
                                       config.precision_fallback),
-      devices=distributed.parse_devices(_devices(config)))
+      devices=towers.parse_devices(_devices(config)))
   inputs.check_options(data.dataset, config.input.pipeline,
                        spec.input_options(is_training=True))
   # The network's own options are checked when the factory is asked.

@@ -54,7 +54,6 @@ INPUT_ANY_SIZE = 'input_any_size'
 ANY_SIZE_SIGNATURE = 'predict_images_any_size'
 OUTPUTS = ('probabilities', 'classes', 'logits')
 PIXEL_SIGNATURE = 'predict_images'
-FORMAT_KINDS = ('frozen', 'tflite', 'onnx', 'saved_model')
 
 
 def read_run_config(path):
@@ -315,8 +314,23 @@ def _load_tflite(path, num_threads=None):
               input_dtype=np.dtype(inputs[0]['dtype']).name)
 
 
-def _load_saved_model(path, num_threads=None):
-  del num_threads  # the session's defaults
+def open_saved_model(path, signature_name):
+  """Loads a SavedModel (tag `serve`) into a session of its own.
+
+  The one SavedModel loader of the package: `_load_saved_model` (evaluation
+  and export checks) and `tf1cnn.prediction` (image files) both use it.
+
+  Args:
+    path: the SavedModel folder.
+    signature_name: the signature the caller runs.
+
+  Returns:
+    `(session, signature_def)`; the caller closes the session.
+
+  Raises:
+    UserInputError: naming `path`, when it does not load or lacks the
+      signature (the session is closed then).
+  """
   graph = tf.Graph()
   sess = _V1.Session(graph=graph, config=runtime.session_config())
   with graph.as_default():
@@ -328,11 +342,18 @@ def _load_saved_model(path, num_threads=None):
       raise runtime.UserInputError(
           f'{path}: cannot load the SavedModel ({getattr(e, "message", e)})'
       ) from None
-  if PIXEL_SIGNATURE not in meta.signature_def:
+  if signature_name not in meta.signature_def:
     sess.close()
-    raise runtime.UserInputError(f'{path}: no {PIXEL_SIGNATURE!r} signature')
-  signature = meta.signature_def[PIXEL_SIGNATURE]
-  feed = graph.get_tensor_by_name(signature.inputs['images'].name)
+    raise runtime.UserInputError(
+        f'{path}: no {signature_name!r} signature (it has '
+        f'{", ".join(sorted(meta.signature_def))})')
+  return sess, meta.signature_def[signature_name]
+
+
+def _load_saved_model(path, num_threads=None):
+  del num_threads  # the session's defaults
+  sess, signature = open_saved_model(path, PIXEL_SIGNATURE)
+  feed = sess.graph.get_tensor_by_name(signature.inputs['images'].name)
   fetch = signature.outputs['probabilities'].name
   size, channels = _square_input(feed.shape.as_list(), path)
   return dict(kind='saved_model', image_size=size, channels=channels,

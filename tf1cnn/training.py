@@ -64,6 +64,7 @@ from tf1cnn import run_spec
 from tf1cnn import runtime
 from tf1cnn import writable
 from tf1cnn import summaries
+from tf1cnn import towers as towers_lib
 from tf1cnn.inputs import device
 from tf1cnn.inputs import pipeline
 
@@ -497,8 +498,8 @@ def _build_model(config, batch, network_fn, optimizer, global_step, devices,
       clip_gradient_norm=config.optim.clip_gradient_norm,
       summarize_gradients=config.summarize_histograms, sync_cluster=cluster)
   if len(devices) > 1:
-    towers = distributed.build_towers(network_fn, batch.images, batch.labels,
-                                      devices, optimizer, loss_fn)
+    towers = towers_lib.build_towers(network_fn, batch.images, batch.labels,
+                                     devices, optimizer, loss_fn)
     variables = _created_since(before_model)
     var_list = finetune.trainable_variables(config.trainable_scopes)
     trained = {v.ref() for v in var_list}
@@ -774,7 +775,7 @@ def default_hooks(spec, ops, is_chief=True):
 def session_config(spec, cluster=None):
   """The ConfigProto of a training session (devices, cluster, precision)."""
   return precision.apply_to_config(
-      distributed.restrict_to_own_tasks(distributed.add_cpu_devices(
+      distributed.restrict_to_own_tasks(towers_lib.add_cpu_devices(
           runtime.session_config(), spec.devices), cluster), spec.precision)
 
 
@@ -873,7 +874,7 @@ def train(config, extra_hooks=None) -> Optional[TrainResult]:
     writable.check_dir(config.train_dir, '--train_dir')
   spec = run_spec.for_training(config)
   cluster, server = distributed.start_task(config)
-  distributed.check_gpus_visible(spec.devices)
+  towers_lib.check_gpus_visible(spec.devices)
   is_chief = cluster is None or cluster.is_chief
   try:
     os.makedirs(config.train_dir, exist_ok=True)

@@ -50,6 +50,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from tf1cnn import normalization
 from tf1cnn import runtime
 from tf1cnn.compat import missing
 
@@ -209,18 +210,6 @@ def _as_update(result):
   if isinstance(result, (tf.Tensor, tf.Operation)):
     return result
   return result.op
-
-
-def _assign_moving_average(variable, value, momentum):
-  """`variable -= (variable - value) * (1 - momentum)`; returns the update."""
-  with _V1.name_scope('AssignMovingAvg') as scope:
-    with _V1.colocate_with(variable):
-      decay = tf.convert_to_tensor(1.0 - momentum, name='decay')
-      dtype = variable.dtype.base_dtype
-      if decay.dtype != dtype:
-        decay = tf.cast(decay, dtype)
-      delta = (variable - tf.cast(value, dtype)) * decay
-      return _V1.assign_sub(variable, delta, name=scope)
 
 
 # ---------------------------------------------------------------------------
@@ -1034,56 +1023,19 @@ class BatchNormalization(Layer):
                            lambda: tf.constant(1.0))
       else:
         momentum = tf.convert_to_tensor(self.momentum)
-      self.add_update(
-          _assign_moving_average(self.moving_mean, mean, momentum))
-      self.add_update(
-          _assign_moving_average(self.moving_variance, variance, momentum))
+      for variable, value in ((self.moving_mean, mean),
+                              (self.moving_variance, variance)):
+        self.add_update(
+            normalization.assign_moving_average(variable, value, momentum))
     return outputs
 
   def _moments_call(self, inputs, training, static):
-    input_dtype = inputs.dtype.base_dtype
-    x = inputs
-    if input_dtype in (tf.float16, tf.bfloat16):
-      x = tf.cast(x, tf.float32)
-    ndims = x.shape.rank
-    reduction_axes = [i for i in range(ndims) if i not in self._axes]
-    broadcast_shape = [1] * ndims
-    broadcast_shape[self._axes[0]] = self._param_shape[0]
-    reshape = (len(self._axes) == 1 and
-               reduction_axes != list(range(ndims - 1)))
-
-    def broadcast(value):
-      if value is not None and reshape:
-        return tf.reshape(value, broadcast_shape)
-      return value
-
-    if static is False:
-      mean, variance = self.moving_mean, self.moving_variance
-    else:
-      batch_mean, batch_variance = tf.nn.moments(
-          tf.cast(x, self._param_dtype()), reduction_axes,
-          keepdims=len(self._axes) > 1)
-      moving_mean, moving_variance = self.moving_mean, self.moving_variance
-      mean = _smart_cond(training, lambda: batch_mean,
-                         lambda: tf.convert_to_tensor(moving_mean))
-      variance = _smart_cond(training, lambda: batch_variance,
-                             lambda: tf.convert_to_tensor(moving_variance))
-      for variable, value in ((moving_mean, batch_mean),
-                              (moving_variance, batch_variance)):
-        self.add_update(_smart_cond(
-            training,
-            lambda var=variable, val=value: _assign_moving_average(
-                var, val, self.momentum),
-            lambda var=variable: tf.identity(var)))
-    dtype = x.dtype
-    scale = None if self.gamma is None else tf.cast(self.gamma, dtype)
-    offset = None if self.beta is None else tf.cast(self.beta, dtype)
-    outputs = tf.nn.batch_normalization(
-        x, broadcast(tf.cast(mean, dtype)), broadcast(tf.cast(variance, dtype)),
-        broadcast(offset), broadcast(scale), self.epsilon)
-    if input_dtype in (tf.float16, tf.bfloat16):
-      outputs = tf.cast(outputs, input_dtype)
-    outputs.set_shape(inputs.shape)
+    outputs, updates = normalization.normalize_with_moments(
+        inputs, self._axes, self._param_dtype(), self.moving_mean,
+        self.moving_variance, self.beta, self.gamma, self.epsilon,
+        self.momentum, training, static)
+    for update in updates:
+      self.add_update(update)
     return outputs
 
 

@@ -146,7 +146,3 @@ def cifar_augment(image, seed=None):
   """CIFAR training augmentation: 4-pixel zero pad + random crop + flip."""
   return augment_fn('cifar10', 'standard', seed)(image)
 
-
-def fashion_mnist_light_augment(image, seed=None):
-  """Optional Fashion-MNIST augmentation: 2-pixel pad + random crop + flip."""
-  return augment_fn('fashion_mnist', 'light', seed)(image)

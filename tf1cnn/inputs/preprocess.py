@@ -430,11 +430,3 @@ def photo(contents, image_size, preprocessing, is_training=False,
   return recipe.normalize(photo_pixels(contents, image_size, preprocessing,
                                        is_training, augment, seed, channels))
 
-
-def pixels_batch(images, preprocessing):
-  """A float32 0-255 batch `[N, S, S, C]` -> the network's input (stage 3).
-
-  Used by the pixel signature of an export.
-  """
-  recipe = get_recipe(preprocessing.recipe)
-  return tf.map_fn(recipe.normalize, tf.cast(images, tf.float32))

@@ -23,76 +23,13 @@ from tf1cnn.compat.slim import ops
 from tf1cnn.compat.slim import utils
 from tf1cnn.compat.slim.layers import initializers
 from tf1cnn.compat.slim.layers import regularizers
-from tf1cnn.compat.slim.layers import trunc_normal
-from tf1cnn.compat.slim.layers import variance_scaling_initializer
-from tf1cnn.compat.slim.layers import xavier_initializer
-from tf1cnn.compat.slim.layers import xavier_initializer_conv2d
-from tf1cnn.compat.slim.layers import avg_pool2d
-from tf1cnn.compat.slim.layers import avg_pool3d
-from tf1cnn.compat.slim.layers import batch_norm
-from tf1cnn.compat.slim.layers import bias_add
-from tf1cnn.compat.slim.layers import conv1d
-from tf1cnn.compat.slim.layers import conv2d
-from tf1cnn.compat.slim.layers import conv2d_transpose
-from tf1cnn.compat.slim.layers import conv3d
-from tf1cnn.compat.slim.layers import convolution
-from tf1cnn.compat.slim.layers import convolution1d
-from tf1cnn.compat.slim.layers import convolution2d
-from tf1cnn.compat.slim.layers import convolution2d_transpose
-from tf1cnn.compat.slim.layers import convolution3d
-from tf1cnn.compat.slim.layers import dropout
-from tf1cnn.compat.slim.layers import elu
-from tf1cnn.compat.slim.layers import flatten
-from tf1cnn.compat.slim.layers import fully_connected
-from tf1cnn.compat.slim.layers import layer_norm
-from tf1cnn.compat.slim.layers import linear
-from tf1cnn.compat.slim.layers import max_pool2d
-from tf1cnn.compat.slim.layers import max_pool3d
-from tf1cnn.compat.slim.layers import one_hot_encoding
-from tf1cnn.compat.slim.layers import pool
-from tf1cnn.compat.slim.layers import relu
-from tf1cnn.compat.slim.layers import relu6
-from tf1cnn.compat.slim.layers import repeat
-from tf1cnn.compat.slim.layers import separable_conv2d
-from tf1cnn.compat.slim.layers import separable_convolution2d
-from tf1cnn.compat.slim.layers import softmax
-from tf1cnn.compat.slim.layers import stack
-from tf1cnn.compat.slim.layers import apply_regularization
-from tf1cnn.compat.slim.layers import l1_l2_regularizer
-from tf1cnn.compat.slim.layers import l1_regularizer
-from tf1cnn.compat.slim.layers import l2_regularizer
-from tf1cnn.compat.slim.layers import sum_regularizer
-from tf1cnn.compat.slim.ops.arg_scope import add_arg_scope
-from tf1cnn.compat.slim.ops.arg_scope import arg_scope
-from tf1cnn.compat.slim.ops.arg_scope import arg_scope_func_key
-from tf1cnn.compat.slim.ops.arg_scope import arg_scoped_arguments
-from tf1cnn.compat.slim.ops.arg_scope import current_arg_scope
-from tf1cnn.compat.slim.ops.arg_scope import has_arg_scope
-from tf1cnn.compat.slim.ops.variables import add_model_variable
-from tf1cnn.compat.slim.ops.variables import assert_global_step
-from tf1cnn.compat.slim.ops.variables import assert_or_get_global_step
-from tf1cnn.compat.slim.ops.variables import assign_from_checkpoint
-from tf1cnn.compat.slim.ops.variables import assign_from_checkpoint_fn
-from tf1cnn.compat.slim.ops.variables import assign_from_values
-from tf1cnn.compat.slim.ops.variables import assign_from_values_fn
-from tf1cnn.compat.slim.ops.variables import create_global_step
-from tf1cnn.compat.slim.ops.variables import filter_variables
-from tf1cnn.compat.slim.ops.variables import get_global_step
-from tf1cnn.compat.slim.ops.variables import get_local_variables
-from tf1cnn.compat.slim.ops.variables import get_model_variables
-from tf1cnn.compat.slim.ops.variables import get_or_create_global_step
-from tf1cnn.compat.slim.ops.variables import get_trainable_variables
-from tf1cnn.compat.slim.ops.variables import get_unique_variable
-from tf1cnn.compat.slim.ops.variables import get_variable_full_name
-from tf1cnn.compat.slim.ops.variables import get_variables
-from tf1cnn.compat.slim.ops.variables import get_variables_by_name
-from tf1cnn.compat.slim.ops.variables import get_variables_by_suffix
-from tf1cnn.compat.slim.ops.variables import get_variables_to_restore
-from tf1cnn.compat.slim.ops.variables import global_variable
-from tf1cnn.compat.slim.ops.variables import local_variable
-from tf1cnn.compat.slim.ops.variables import model_variable
-from tf1cnn.compat.slim.ops.variables import variable
-from tf1cnn.compat.slim.ops.variables import VARIABLES_TO_RESTORE
+# Every public name of `slim.layers` and of `slim.ops` (each module's
+# `__all__`), as tf_slim's own package does.
+# pylint: disable=wildcard-import
+from tf1cnn.compat.slim.layers import *
+from tf1cnn.compat.slim.ops.arg_scope import *
+from tf1cnn.compat.slim.ops.variables import *
+# pylint: enable=wildcard-import
 
 
 def __getattr__(name):

@@ -27,6 +27,7 @@ import numbers
 
 import tensorflow as tf
 
+from tf1cnn import normalization
 from tf1cnn import runtime
 from tf1cnn.compat.slim.layers import initializers
 from tf1cnn.compat.slim.layers import utils
@@ -463,20 +464,6 @@ def bias_add(inputs, activation_fn=None,
 # Normalization.
 
 
-def _ema_update(variable, value, decay_value):
-  """`variable -= (variable - value) * decay_value` (an assign_sub op)."""
-  with tf.name_scope('AssignMovingAvg') as name:
-    decay_value = tf.cast(decay_value, variable.dtype.base_dtype)
-    delta = (variable - tf.cast(value, variable.dtype.base_dtype)) * decay_value
-    with _V1.colocate_with(variable):
-      return _V1.assign_sub(variable, delta, name=name)
-
-
-def _python_decay(decay):
-  """`1 - decay` rounded once to float32 (tf.train.assign_moving_average)."""
-  return tf.convert_to_tensor(1.0 - decay, name='decay')
-
-
 def _slim_updates(is_training, updates_collections, decay, moving_mean,
                   moving_variance, mean, variance, dependents, otherwise):
   """Slim's own updates of the moving statistics toward `mean`, `variance`.
@@ -500,9 +487,9 @@ def _slim_updates(is_training, updates_collections, decay, moving_mean,
   """
 
   def updates():
-    decay_value = _python_decay(decay)
-    return (_ema_update(moving_mean, mean, decay_value),
-            _ema_update(moving_variance, variance, decay_value))
+    return (normalization.assign_moving_average(moving_mean, mean, decay),
+            normalization.assign_moving_average(moving_variance, variance,
+                                                decay))
 
   if updates_collections is None:
     def forced():
@@ -786,11 +773,9 @@ def _batch_norm_fused_default(inputs, decay, center, scale, epsilon,
                                   lambda: tf.constant(1.0))
     else:
       momentum = tf.convert_to_tensor(decay)
-    decay_value = tf.convert_to_tensor(1.0 - momentum, name='decay')
-    _V1.add_to_collection(_UPDATE_OPS,
-                          _ema_update(moving_mean, mean, decay_value))
-    _V1.add_to_collection(_UPDATE_OPS,
-                          _ema_update(moving_variance, variance, decay_value))
+    for variable, value in ((moving_mean, mean), (moving_variance, variance)):
+      _V1.add_to_collection(_UPDATE_OPS, normalization.assign_moving_average(
+          variable, value, momentum))
   return outputs
 
 
@@ -800,53 +785,18 @@ def _batch_norm_moments_default(inputs, decay, center, scale, epsilon,
                                 data_format, **unused):
   """The default-collection path with fused=False: tf.nn.moments."""
   del unused
-  rank = inputs.get_shape().ndims
-  input_dtype = inputs.dtype.base_dtype
-  low_precision = input_dtype in (tf.float16, tf.bfloat16)
-  params_shape, param_dtype, params = _default_path_params(
+  _, param_dtype, params = _default_path_params(
       inputs, data_format, center, scale, param_initializers,
       param_regularizers, variables_collections, trainable)
-  moving_mean, moving_variance = params.moving_mean, params.moving_variance
-  if low_precision:
-    inputs = tf.cast(inputs, tf.float32)
-  axis = 1 if data_format == DATA_FORMAT_NCHW else rank - 1
-  reduction_axes = [i for i in range(rank) if i != axis]
-  broadcast_shape = [1] * rank
-  broadcast_shape[axis] = params_shape[0]
-  needs_reshape = reduction_axes != list(range(rank - 1))
-
-  def broadcast(value):
-    if value is not None and needs_reshape:
-      return tf.reshape(value, broadcast_shape)
-    return value
-
   training_value = utils.constant_value(is_training)
-  if training_value is not None and not training_value:
-    mean, variance = moving_mean, moving_variance
-  else:
-    batch_mean, batch_variance = tf.nn.moments(
-        tf.cast(inputs, param_dtype), reduction_axes, keepdims=False)
-    mean = utils.smart_cond(is_training, lambda: batch_mean,
-                            lambda: tf.convert_to_tensor(moving_mean))
-    variance = utils.smart_cond(is_training, lambda: batch_variance,
-                                lambda: tf.convert_to_tensor(moving_variance))
-    decay_value = _python_decay(decay)
-    for var, value in ((moving_mean, mean), (moving_variance, variance)):
-      update = utils.smart_cond(
-          is_training,
-          lambda var=var, value=value: _ema_update(var, value, decay_value),
-          lambda var=var: var)
-      _V1.add_to_collection(_UPDATE_OPS, update)
-  outputs = tf.nn.batch_normalization(
-      inputs, broadcast(tf.cast(mean, inputs.dtype)),
-      broadcast(tf.cast(variance, inputs.dtype)),
-      broadcast(None if params.beta is None
-                else tf.cast(params.beta, inputs.dtype)),
-      broadcast(None if params.gamma is None
-                else tf.cast(params.gamma, inputs.dtype)),
-      epsilon)
-  if low_precision:
-    outputs = tf.cast(outputs, input_dtype)
+  outputs, updates = normalization.normalize_with_moments(
+      inputs, [1 if data_format == DATA_FORMAT_NCHW
+               else inputs.get_shape().ndims - 1], param_dtype,
+      params.moving_mean, params.moving_variance, params.beta, params.gamma,
+      epsilon, decay, is_training,
+      None if training_value is None else bool(training_value))
+  for update in updates:
+    _V1.add_to_collection(_UPDATE_OPS, update)
   return outputs
 
 
