@@ -15,6 +15,7 @@ make:
 |---|---|
 | `tensorflow`, `tensorflow.compat.v1` | `tf1cnn.compat.v1` |
 | `tensorflow.contrib.slim`, `tf_slim` | `tf1cnn.compat.slim` |
+| `tf_slim.nets`, `tensorflow.contrib.slim.nets` | TF-Slim's ImageNet net modules (`resnet_v1`, `vgg`, `inception_v3`, ...) of `tf1cnn.models` |
 | `tensorflow.contrib.layers`, `.framework` | `tf1cnn.compat.contrib`'s |
 | `tensorflow.contrib.layers.python.layers` | `tf1cnn.compat.slim.layers` |
 | `tensorflow.contrib.framework.python.ops` | `tf1cnn.compat.slim.ops` |
@@ -37,6 +38,7 @@ passes through.
 """
 
 import builtins
+import contextlib
 import importlib
 import importlib.machinery
 import os
@@ -63,6 +65,20 @@ _ALIASES = {
     'tf_slim': _SLIM,
     'tensorflow_estimator': {'estimator': _ESTIMATOR},
 }
+# TF-Slim's `nets` package: tf1cnn builds the model-zoo nets with these
+# modules, which have Slim's functions, arguments and variable names
+# (tests/test_models_zoo.py compares them with the wheel's nets); the
+# wheel's ResNet API (no spatial_squeeze) is tf1cnn.models.slim_nets'. They sit
+# in tf1cnn.models, above compat, so they are named here and imported only
+# when a script imports them.
+_SLIM_NETS = {name: f'tf1cnn.models.{name}' for name in (
+    'alexnet', 'vgg', 'inception_utils', 'inception_v1', 'inception_v2',
+    'inception_v3', 'resnet_utils', 'mobilenet_v1')}
+_SLIM_NETS.update(resnet_v1='tf1cnn.models.slim_nets.resnet_v1',
+                  resnet_v2='tf1cnn.models.slim_nets.resnet_v2')
+_ALIASES['tf_slim.nets'] = _SLIM_NETS
+_ALIASES['tensorflow.contrib.slim.nets'] = _SLIM_NETS
+_ALIASES['tensorflow.contrib.slim.python.slim.nets'] = _SLIM_NETS
 _TOP_LEVEL = frozenset(name.partition('.')[0] for name in _ALIASES)
 
 # TensorFlow's own packages: imported for real, from the script too.
@@ -92,6 +108,29 @@ def _import_alias(target, name):
       raise
     # The v1 drop-in words the error for a missing tf.estimator.
     return getattr(importlib.import_module(_V1), 'estimator')
+
+
+@contextlib.contextmanager
+def tf1_imports(folder):
+  """While inside, the modules of `folder` import TF 1.x from tf1cnn.compat.
+
+  `import tensorflow`, `tensorflow.contrib...`, `tf_slim` and
+  `tensorflow_estimator` made by a module whose file is under `folder` get
+  what `tf1cnn-run` serves a script (`ImportHook`); every other import is
+  unchanged. `--model=FILE.py:function` loads the file inside it.
+
+  Args:
+    folder: the folder whose modules are redirected.
+
+  Yields:
+    The ImportHook.
+  """
+  hook = ImportHook(folder, builtins.__import__)
+  builtins.__import__ = hook
+  try:
+    yield hook
+  finally:
+    builtins.__import__ = hook.original
 
 
 def resolve(name):

@@ -31,6 +31,13 @@ by the `arg_scope` option (`--model_arg_scope=NAME`), or none
 takes `weight_decay` and the flag is set (its own default otherwise), and
 `is_training` when it takes it.
 
+The file and the modules of its folder are loaded as `tf1cnn-run` loads a
+script's (`tf1cnn.compat.runner.tf1_imports`): `import tensorflow as tf`,
+`tensorflow.contrib.*`, `tf_slim` (and `tf_slim.nets`) give TF 1.x's API from
+`tf1cnn.compat`. While the function builds its graph, static shapes index
+to `tf.Dimension`s as in TF 1.x (`x.get_shape()[1].value`); the rest of the
+run keeps TensorFlow 2's.
+
 A module's own `tf.app.flags` / absl flag definitions go to flag values of
 its own, so names tf1cnn also defines (`data_dir`, `batch_size`) do not
 clash; the module's `FLAGS` then reads those values. They hold the
@@ -73,6 +80,7 @@ from absl import flags as absl_flags
 from absl import logging
 
 from tf1cnn import runtime
+from tf1cnn.compat import runner as compat_runner
 from tf1cnn.models import estimator_model
 
 DEFAULT_BATCH_SIZE = 64
@@ -104,10 +112,13 @@ def _is_file(target):
 
 
 def _is_global_flags(value):
-  """absl's global FLAGS, or TensorFlow's wrapper of it (`tf.app.flags`)."""
+  """absl's global FLAGS, or a wrapper of it: TensorFlow's (`tf.app.flags`)
+  or the TF1 drop-in's (`tf1cnn.compat.v1.app.flags.FLAGS`)."""
   if value is absl_flags.FLAGS:
     return True
   try:
+    if type(value).__name__ == '_FlagsParsedOnFirstRead':
+      return _is_global_flags(object.__getattribute__(value, '_flag_values'))
     return (type(value).__name__ == '_FlagValuesWrapper'
             and value.__dict__.get('__wrapped') is absl_flags.FLAGS)
   except Exception:  # pylint: disable=broad-except
@@ -157,6 +168,26 @@ def _redirect_flags(module, own):
       setattr(module, key, own)
 
 
+@contextlib.contextmanager
+def _tf1_shapes():
+  """While the user's function builds, static shapes index as in TF 1.x.
+
+  `x.get_shape()[1].value` (the TF 1.x CIFAR-10 tutorial's flatten) needs
+  `tf.Dimension`s; TensorFlow 2 gives ints. The switch is TensorFlow's
+  (`disable_v2_tensorshape`) and holds only while the function runs, so the
+  rest of the run keeps TensorFlow 2's shapes; a process already in TF 1.x
+  behaviour is left as it is.
+  """
+  v2_shapes = isinstance(tf.TensorShape([1])[0], int)
+  if v2_shapes:
+    tf.compat.v1.disable_v2_tensorshape()
+  try:
+    yield
+  finally:
+    if v2_shapes:
+      tf.compat.v1.enable_v2_tensorshape()
+
+
 def _exec_file(name, path):
   """Runs the file as a module with its flags defined apart."""
   module_name = 'tf1cnn_user_model_' + hashlib.sha256(
@@ -169,7 +200,7 @@ def _exec_file(name, path):
   # The file's own folder first, so its sibling helpers import.
   sys.path.insert(0, folder)
   try:
-    with _own_flag_values() as own:
+    with _own_flag_values() as own, compat_runner.tf1_imports(folder):
       spec.loader.exec_module(module)
   except runtime.UserInputError:
     sys.modules.pop(module_name, None)
@@ -438,6 +469,12 @@ def _adapt(name, fn, module=None, own_flags=None):
   probes = {}
 
   def call(images, fixed, num_classes, is_training, weight_decay, options):
+    with _tf1_shapes():
+      return call_function(images, fixed, num_classes, is_training,
+                           weight_decay, options)
+
+  def call_function(images, fixed, num_classes, is_training, weight_decay,
+                    options):
     if kind == 'factory':
       if 'weight_decay' in parameters:
         options['weight_decay'] = weight_decay
