@@ -98,7 +98,11 @@ def _network(images, prefix=''):
 
 
 class _Recorder(_V1.train.SessionRunHook):
-  """Records a tensor's value and the global step before each step."""
+  """Records a tensor's value in each step and the global step after it.
+
+  The step is read after the run (a read fetched beside the train op may
+  see the variable before or after the increment).
+  """
 
   def __init__(self, tensor=None):
     self.tensor = tensor
@@ -110,13 +114,13 @@ class _Recorder(_V1.train.SessionRunHook):
     self._step = _V1.train.get_global_step()
 
   def before_run(self, run_context):
-    fetches = {'step': self._step}
+    fetches = {}
     if self.tensor is not None:
       fetches['value'] = self.tensor
     return _V1.train.SessionRunArgs(fetches)
 
   def after_run(self, run_context, run_values):
-    self.steps.append(run_values.results['step'])
+    self.steps.append(int(run_context.session.run(self._step)))
     if self.tensor is not None:
       self.values.append(run_values.results['value'])
 
@@ -500,7 +504,7 @@ class TrainTest(tf.test.TestCase):
         final = session.run({v.op.name: v
                              for v in _V1.trainable_variables()})
     self.assertAllClose(recorder.values, losses, rtol=1e-6, atol=1e-7)
-    self.assertEqual(recorder.steps, list(range(steps)))
+    self.assertEqual(recorder.steps, list(range(1, steps + 1)))
     for name, value in final.items():
       self.assertAllClose(estimator.get_variable_value(name), value,
                           rtol=1e-6, atol=1e-7)
