@@ -50,7 +50,7 @@ process and in an eager one alike.
 Left out, with `tf1cnn.compat.missing.NotProvidedError` naming them: the
 canned estimators (`DNNClassifier`, `LinearClassifier`, `BoostedTrees*`,
 heads, ...), `inputs.pandas_input_fn`, Keras model conversion
-(Keras `model_to_estimator`) and TPU estimators.
+(`model_to_estimator`) and TPU estimators.
 """
 
 import importlib
