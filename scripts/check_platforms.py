@@ -45,7 +45,7 @@ PLATFORMS = {
 flags.DEFINE_string('python_version', '3.11', 'Python version of the wheels.')
 flags.DEFINE_list('extra_requirements', [], 'More requirements to check, '
                   'e.g. tensorflow-cpu==2.21.* (a known failure).')
-flags.DEFINE_list('extras', ['onnx', 'litert', 'test'], 'Optional extras of '
+flags.DEFINE_list('extras', ['onnx', 'litert', 'openvino', 'test'], 'Optional extras of '
                   'pyproject.toml whose requirements are checked too.')
 
 

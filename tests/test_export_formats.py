@@ -89,8 +89,10 @@ class ExportFormatsTest(tf.test.TestCase):
       record = json.load(f)
     self.assertEqual(record['formats'], list(export_formats.FORMATS))
     rows = {row['format']: row for row in record['verification']['results']}
+    alternates = [f'{fmt.name}:{name}' for fmt in export_formats.REGISTRY
+                  for name in fmt.installed_alternates()]
     self.assertCountEqual(rows, list(export_formats.FORMATS) +
-                          ['frozen:input_jpeg'])
+                          ['frozen:input_jpeg'] + alternates)
     for name in ('saved_model', 'frozen', 'frozen:input_jpeg', 'tflite'):
       self.assertLess(rows[name]['max_abs_diff'], 1e-4, name)
     self.assertIn('8 images of', record['verification']['images'])

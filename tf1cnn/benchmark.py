@@ -23,13 +23,17 @@
   epochs, weight decay 1e-4, dropout 0.5; `accuracy_steps` steps, 750 = 12
   epochs of 2,000 images) in each precision, evaluated on the test split.
 * `kernels` (`compare_kernels`): the synthetic training step of the model
-  under each CPU kernel library, oneDNN and Eigen, each in a child process
+  under TensorFlow's own default (`TF_ENABLE_ONEDNN_OPTS` unset) and each CPU
+  kernel library, oneDNN and Eigen, interleaved, each in a child process
   (`tf1cnn.startup.measure_kernels`), beside the library this process runs
   and why it was chosen, and the CPU's model and features;
 * `serving` (`serving_formats`): the fp32 accuracy checkpoint exported in
-  every format (`tf1cnn.export_formats`) and each one's inference images/sec
-  and test accuracy on the decoded test split, side by side
-  (`measure_serving_formats`).
+  every installed format (`tf1cnn.export_formats`) and each format timed on
+  each installed runtime and thread setting on the decoded test split, side
+  by side (`tf1cnn.serving_benchmark`): images/sec at batch
+  `serving_batch_size` and at batch 1, p50/p99 latency, accuracy, max |dp|
+  against the checkpoint; with `serving_checkpoint`, only this table, for
+  that checkpoint.
 
 Every throughput is measured `repeats` times, the configurations interleaved
 within each repeat, so a change in machine load affects them alike; a result
@@ -64,6 +68,7 @@ from tf1cnn import run_spec
 from tf1cnn import runtime
 from tf1cnn import startup
 from tf1cnn import served
+from tf1cnn import serving_benchmark
 from tf1cnn import training
 from tf1cnn.inputs import cache
 from tf1cnn.inputs import image_folder
@@ -113,6 +118,10 @@ class BenchmarkConfig:
   keep_work_dir: bool = False
   serving_formats: bool = True
   compare_kernels: bool = True
+  serving_checkpoint: str = ''
+  serving_batch_size: int = 64
+  serving_latency_images: int = 200
+  serving_threads: Tuple[int, ...] = (0, 1)
 
 
 def summarize(measurements):
@@ -363,57 +372,39 @@ def _accuracy_run(config, run_precision, train_dir):
 
 
 def measure_serving_formats(config, prefix, work_dir):
-  """Inference images/sec and test accuracy of every export format.
+  """The serving table of checkpoint `prefix` (`tf1cnn.serving_benchmark`).
 
-  Exports checkpoint `prefix` in every format (`tf1cnn.export`, each checked
-  against the checkpoint), decodes the test split once (the evaluation
-  pixels, `served.split_pixels`) and times each format over it in batches of
-  `eval_batch_size` (`repeats` passes after one untimed batch, the fastest
-  kept): the SavedModel's pixel
-  signature and the frozen graph in a TF session, the TFLite files on the
-  interpreter's default CPU delegate.
+  Exports `prefix` in every installed format (`tf1cnn.export`, each checked
+  against the checkpoint on every test image, so the table's max |dp| covers
+  the whole split) and times each format on each installed runtime and
+  thread setting, interleaved over `repeats` rounds.
 
   Returns:
-    `{format: {images_per_sec, seconds, test_accuracy, max_abs_diff}}`.
+    `{'rows': [...], 'checkpoint_accuracy': float, 'fastest_batch': row,
+    'fastest_single': row}` (the fastest rows within 1 point of the
+    checkpoint's accuracy, by `serving_batch_size` and batch-1 images/sec).
   """
+  test_files = image_folder.scan_split(config.data_dir, 'test')[0]
   version = export.export_saved_model(config_lib.export_config(
       checkpoint_path=prefix, train_dir=os.path.dirname(prefix),
       export_dir=os.path.join(work_dir, 'export'), data_dir=config.data_dir,
-      formats=['all']))
-  record = checkpoints.read_run_config(version) or {}
-  diffs = {row['format']: row['max_abs_diff']
-           for row in record.get('verification', {}).get('results', [])}
-  results = {}
-  pixels = labels = None
-  for name in record.get('formats', export_formats.FORMATS):
-    with served.load(export_formats.format_path(version, name)) as model:
-      if pixels is None:
-        filenames, truth, _ = served.split_files(config.data_dir, 'test',
-                                                 model.class_names)
-        batches = list(served.split_pixels(
-            filenames, truth, model.image_size,
-            served.served_preprocessing(model), model.channels))
-        pixels = np.concatenate([b[0] for b in batches])
-        labels = np.concatenate([b[1] for b in batches])
-      step = config.eval_batch_size
-      model.probabilities(pixels[:step])  # warm-up (and TFLite allocation)
-      seconds = None
-      for _ in range(config.repeats):  # the fastest pass: least disturbed
-        predicted = []
-        start = time.perf_counter()
-        for first in range(0, len(pixels), step):
-          predicted.append(model.probabilities(
-              pixels[first:first + step]).argmax(axis=1))
-        elapsed = time.perf_counter() - start
-        seconds = elapsed if seconds is None else min(seconds, elapsed)
-    results[name] = dict(
-        images_per_sec=len(pixels) / seconds, seconds=seconds,
-        test_accuracy=float(np.mean(np.concatenate(predicted) == labels)),
-        max_abs_diff=diffs.get(name), test_examples=int(len(pixels)))
-    logging.info('serving %s: %.1f images/sec, test accuracy %.4f', name,
-                 results[name]['images_per_sec'],
-                 results[name]['test_accuracy'])
-  return results
+      formats=['all'], verify_images=len(test_files)))
+  rows = serving_benchmark.measure(
+      version, config.data_dir, repeats=config.repeats,
+      batch_size=config.serving_batch_size,
+      latency_images=config.serving_latency_images,
+      threads=config.serving_threads)
+  reference = evaluation.evaluate(config_lib.eval_config(
+      checkpoint_path=prefix, train_dir=os.path.dirname(prefix),
+      data_dir=config.data_dir, eval_batch_size=config.eval_batch_size,
+      eval_split='test'))['accuracy']
+  for line in serving_benchmark.format_rows(rows, reference):
+    logging.info('%s', line)
+  return dict(
+      rows=rows, checkpoint_accuracy=float(reference),
+      fastest_batch=serving_benchmark.fastest(rows, reference),
+      fastest_single=serving_benchmark.fastest(
+          rows, reference, key='single_images_per_sec'))
 
 
 # --- targets and report -------------------------------------------------------
@@ -521,6 +512,30 @@ def resolve_precisions(requested, fallback):
   return resolved
 
 
+def _machine():
+  _, cpu_model, cpu_features = startup.cpu_info()
+  return dict(cpus=os.cpu_count(), bf16=precision.support('bf16')[0],
+              precision_auto=list(precision.choose_auto()),
+              gpu=precision.gpu_available(), tensorflow=tf.__version__,
+              cpu_model=cpu_model, cpu_features=sorted(cpu_features),
+              kernels=startup.current_choice_record())
+
+
+def _serving_only(config):
+  """`run` with `serving_checkpoint`: the serving table of that checkpoint."""
+  prefix = checkpoints.resolve_checkpoint(config.serving_checkpoint,
+                                          flag='--serving_checkpoint')
+  work_dir = config.work_dir or tempfile.mkdtemp(prefix='tf1cnn_benchmark_')
+  try:
+    serving = measure_serving_formats(config, prefix, work_dir)
+  finally:
+    if not config.work_dir and not config.keep_work_dir:
+      shutil.rmtree(work_dir, ignore_errors=True)
+  return dict(config=dataclasses.asdict(config), machine=_machine(),
+              train={}, input_only={}, eval={}, accuracy=[], cache={},
+              serving=serving, targets=[])
+
+
 def run(config):
   """Runs the benchmark; returns the results dict (see module docstring).
 
@@ -535,23 +550,16 @@ def run(config):
     if pipeline_name not in TRAIN_PIPELINES:
       raise runtime.UserInputError(
           f'--pipeline={pipeline_name!r}: use {", ".join(TRAIN_PIPELINES)}')
+  if config.serving_checkpoint:
+    return _serving_only(config)
   precisions = resolve_precisions(config.precisions, config.precision_fallback)
   _, _, class_names = image_folder.scan_split(config.data_dir, 'train')
   num_classes = len(class_names)
-  _, cpu_model, cpu_features = startup.cpu_info()
   own_work_dir = not config.work_dir
   work_dir = config.work_dir or tempfile.mkdtemp(prefix='tf1cnn_benchmark_')
   os.makedirs(work_dir, exist_ok=True)
   config.cache_dir = config.cache_dir or os.path.join(work_dir, 'cache')
-  results = dict(config=dataclasses.asdict(config),
-                 machine=dict(cpus=os.cpu_count(),
-                              bf16=precision.support('bf16')[0],
-                              precision_auto=list(precision.choose_auto()),
-                              gpu=precision.gpu_available(),
-                              tensorflow=tf.__version__,
-                              cpu_model=cpu_model,
-                              cpu_features=sorted(cpu_features),
-                              kernels=startup.current_choice_record()),
+  results = dict(config=dataclasses.asdict(config), machine=_machine(),
                  train={}, input_only={}, eval={}, accuracy=[], cache={})
   try:
     # The caches: training (crop source size) and test (image size).
@@ -579,7 +587,8 @@ def run(config):
         for library, rate in startup.measure_kernels(
             steps=config.steps, warmup_steps=config.warmup_steps,
             batch_size=config.batch_size, image_size=config.image_size,
-            model=config.model).items():
+            model=config.model,
+            libraries=('default', 'onednn', 'eigen')).items():
           kernel_rates.setdefault(library, []).append(rate)
           logging.info('repeat %d: synthetic training step under %s: %s '
                        'images/sec', repeat + 1, library, rate)
@@ -672,11 +681,15 @@ def report(results, json_path=''):
     shown = ', '.join(f'{p} {r:.1f}' for p, r in rates.items())
     print(f'info: --precision=auto picks {auto[0]} here ({auto[1]})'
           + (f'; cached training images/sec: {shown}' if shown else ''))
-  for name, row in results.get('serving', {}).items():
-    diff = row['max_abs_diff']
-    print(f'serving {name:<15} {row["images_per_sec"]:9.1f} images/sec, '
-          f'test accuracy {row["test_accuracy"]:.4f}, max |dp| vs checkpoint '
-          + ('n/a' if diff is None else f'{diff:.3g}'))
+  serving = results.get('serving')
+  if serving:
+    print(f'serving (batch {results["config"]["serving_batch_size"]} and 1, '
+          f'{serving["rows"][0]["test_examples"] if serving["rows"] else 0} '
+          'test images; accuracy of the checkpoint '
+          f'{serving["checkpoint_accuracy"]:.4f}):')
+    for line in serving_benchmark.format_rows(
+        serving['rows'], serving['checkpoint_accuracy']):
+      print(f'serving {line}')
   decoder = results.get('large_decoder')
   if decoder:
     print(f'info: large photos, TensorFlow\'s JPEG decoder alone (one '

@@ -219,6 +219,9 @@ def _route(cls, values):
   """Splits flat `values` into top-level and per-part dicts."""
   top, parts = {}, {}
   part_fields = {}
+  # auto, saved_model, or a format of the export (`format[:runtime]`);
+  # tf1cnn.prediction.SERVING_PREFERENCE orders auto's choice.
+  serving_format: str = 'auto'
   for field in dataclasses.fields(cls):
     if field.name in _PARTS:
       for sub in dataclasses.fields(field.default_factory):

@@ -39,7 +39,14 @@ Formats, each in the export version folder:
 * `onnx` (`pixels` graph): `onnx/model.onnx`, converted by tf2onnx from the
   frozen pixel graph at opset `ONNX_OPSET` (input `input`, outputs
   `probabilities`, `classes`, `logits`), and `onnx/labels.txt`; needs the
-  `onnx` extra (`tf2onnx`, `onnxruntime`).
+  `onnx` extra (`tf2onnx`, `onnxruntime`);
+* `onnx_int8` (`pixels` graph): `onnx/model_int8.onnx`, the same model
+  statically quantised by ONNX Runtime (QDQ: convolutions, matrix products,
+  pooling and activations in int8, calibrated on representative training
+  images like `tflite_int8`; float32 input and outputs).
+
+Both ONNX files are also served by OpenVINO (`served.RUNTIMES['openvino']`,
+the `openvino` extra) and checked on it when it is installed.
 
 `compare_with_checkpoint` runs the checkpoint's own inference graph (each
 image normalised on its own, as the input pipeline does, then the network
@@ -122,6 +129,9 @@ class ExportFormat:
     calibrated: the writer needs representative training images.
     facts: `(key, value)` pairs added to the verification record of
       `run_config.json` when the format is written (ONNX: its opset).
+    alternates: other `served.RUNTIMES` that also serve the file; each one
+      installed is checked like the format's own runtime (a row
+      `format:runtime`).
   """
   name: str
   file: str
@@ -135,6 +145,7 @@ class ExportFormat:
   extra: str = ''
   calibrated: bool = False
   facts: Tuple = ()
+  alternates: Tuple[str, ...] = ()
 
   def path(self, version_dir):
     """Where this format lives inside an export version folder."""
@@ -144,6 +155,11 @@ class ExportFormat:
     """The `requires` modules that are not installed."""
     return [name for name in self.requires
             if importlib.util.find_spec(name) is None]
+
+  def installed_alternates(self):
+    """The `alternates` whose runtime is installed."""
+    return tuple(name for name in self.alternates
+                 if served.runtime_installed(name))
 
 
 # --- writers ------------------------------------------------------------------
@@ -230,8 +246,8 @@ def write_tflite(job, fmt):
   return path
 
 
-def write_onnx(job, fmt):
-  """Converts the frozen pixel graph to ONNX with tf2onnx (`ONNX_OPSET`).
+def _onnx_model(job, fmt):
+  """The frozen pixel graph converted by tf2onnx at `ONNX_OPSET`.
 
   The graph's tensor names become the model's: input `input`, outputs
   `probabilities`, `classes`, `logits`; the class names are also stored in
@@ -253,12 +269,74 @@ def write_onnx(job, fmt):
           f'({_first_line(e)})') from None
   entry = model.metadata_props.add()
   entry.key, entry.value = 'class_names', '\n'.join(job.class_names)
+  return model
+
+
+def _write_bytes(job, fmt, data):
   path = _prepare_file(job, fmt)
-  data = model.SerializeToString()
   with open(path, 'wb') as f:
     f.write(data)
   logging.info('%s: %d bytes, opset %d', path, len(data), ONNX_OPSET)
   return path
+
+
+def write_onnx(job, fmt):
+  """Writes `onnx/model.onnx` (`_onnx_model`); returns its path."""
+  return _write_bytes(job, fmt, _onnx_model(job, fmt).SerializeToString())
+
+
+# The ops `onnx_int8` computes in int8; the softmax, arg max and the
+# reshapes around them stay float.
+ONNX_INT8_OPS = ('Conv', 'MatMul', 'Gemm', 'Add', 'Relu', 'MaxPool',
+                 'AveragePool')
+
+
+def write_onnx_int8(job, fmt):
+  """Statically quantised ONNX, calibrated on `job.representative`.
+
+  ONNX Runtime's `quantize_static` in the QDQ format: weights int8 per
+  output channel, activations uint8 with ranges from the min/max of the
+  calibration images (float32 0-255 training pixels at the eval geometry,
+  like `tflite_int8`); input and outputs stay float32, so the file is
+  served exactly as `onnx/model.onnx`. Weights use 7 bits
+  (`reduce_range`): uint8 x int8 products then cannot saturate the 16-bit
+  accumulations of CPUs without VNNI.
+  """
+  import tempfile  # pylint: disable=g-import-not-at-top
+  from onnxruntime import quantization  # pylint: disable=g-import-not-at-top
+  model = _onnx_model(job, fmt)
+  representative = job.representative
+
+  class _Calibration(quantization.CalibrationDataReader):
+
+    def __init__(self):
+      self._batches = iter([representative[start:start + 16]
+                            for start in range(0, len(representative), 16)])
+
+    def get_next(self):
+      batch = next(self._batches, None)
+      return None if batch is None else {served.INPUT: batch}
+
+  with tempfile.TemporaryDirectory(prefix='tf1cnn_onnx_int8_') as scratch:
+    float_path = os.path.join(scratch, 'float.onnx')
+    quantised_path = os.path.join(scratch, 'int8.onnx')
+    with open(float_path, 'wb') as f:
+      f.write(model.SerializeToString())
+    try:
+      quantization.quantize_static(
+          float_path, quantised_path, _Calibration(),
+          quant_format=quantization.QuantFormat.QDQ,
+          op_types_to_quantize=list(ONNX_INT8_OPS), per_channel=True,
+          reduce_range=True, activation_type=quantization.QuantType.QUInt8,
+          weight_type=quantization.QuantType.QInt8,
+          calibrate_method=quantization.CalibrationMethod.MinMax)
+    except Exception as e:  # pylint: disable=broad-except
+      raise runtime.UserInputError(
+          f'--formats={fmt.name}: ONNX Runtime cannot quantise this model '
+          f'({_first_line(e)})') from None
+    with open(quantised_path, 'rb') as f:
+      data = f.read()
+  return _write_bytes(job, fmt, data)
 
 
 def _first_line(error):
@@ -299,7 +377,16 @@ REGISTRY = (
         served.RUNTIMES['onnx'], 'float', 'pixels',
         f'ONNX opset {ONNX_OPSET} (onnx/model.onnx; needs the onnx extra)',
         requires=('tf2onnx', 'onnx', 'onnxruntime'), extra='onnx',
-        facts=(('onnx_opset', ONNX_OPSET),)),
+        facts=(('onnx_opset', ONNX_OPSET),), alternates=('openvino',)),
+    ExportFormat(
+        'onnx_int8', os.path.join('onnx', 'model_int8.onnx'),
+        write_onnx_int8, served.RUNTIMES['onnx'], 'quantised', 'pixels',
+        'ONNX with int8 convolutions and matrix products, calibrated on '
+        '--data_dir\'s training images (onnx/model_int8.onnx; needs the '
+        'onnx extra)',
+        requires=('tf2onnx', 'onnx', 'onnxruntime'), extra='onnx',
+        calibrated=True, facts=(('onnx_opset', ONNX_OPSET),),
+        alternates=('openvino',)),
 )
 FORMATS = tuple(fmt.name for fmt in REGISTRY)
 FLOAT_FORMATS = tuple(fmt.name for fmt in REGISTRY if fmt.kind == 'float')
@@ -607,11 +694,14 @@ def compare_with_checkpoint(version_dir, formats, want, pixels, filenames,
   for name in formats:
     fmt = get(name)
     path = fmt.path(version_dir)
-    with served.load(path, loader=fmt.loader) as model:
-      got = np.concatenate([
-          model.probabilities(pixels[start:start + batch_size])
-          for start in range(0, len(pixels), batch_size)])
-      _add(name, path, got, model.input_dtype, fmt, model.kind)
+    for row_name, loader in ([(name, fmt.loader)] + [
+        (f'{name}:{alternate}', served.RUNTIMES[alternate])
+        for alternate in fmt.installed_alternates()]):
+      with served.load(path, loader=loader) as model:
+        got = np.concatenate([
+            model.probabilities(pixels[start:start + batch_size])
+            for start in range(0, len(pixels), batch_size)])
+        _add(row_name, path, got, model.input_dtype, fmt, model.kind)
     if fmt.writer is write_frozen and filenames:
       _add(f'{name}:input_jpeg', path,
            _frozen_jpeg_probabilities(path, filenames), 'string', fmt,
@@ -641,7 +731,8 @@ def format_comparison(results, description):
 def check_float_formats(results, tolerance=FLOAT_TOLERANCE):
   """Raises UserInputError when a float format is off the checkpoint.
 
-  `frozen:input_jpeg` (decoding inside the graph) counts as float.
+  `frozen:input_jpeg` (decoding inside the graph) and a float format on an
+  alternate runtime (`onnx:openvino`) count as float.
   """
   bad = [row for row in results
          if row['float'] and row['max_abs_diff'] > tolerance]

@@ -379,6 +379,13 @@ def _define_predict(fv):
                        flag_values=fv)
   flags.DEFINE_string('predictions_json', '', 'Also write the predictions '
                       'here as JSON.', flag_values=fv)
+  flags.DEFINE_string('serving_format', 'auto', 'What classifies the files: '
+                      'auto (the fastest format of the export whose runtime '
+                      'is installed and that agrees with the checkpoint on '
+                      '>= 99% of the export\'s check images, else the '
+                      'SavedModel), saved_model, or a format the export '
+                      'holds, optionally with its runtime (tflite_dynamic, '
+                      'onnx_int8:openvino).', flag_values=fv)
   if 'bad_images' not in fv:
     flags.DEFINE_enum('bad_images', 'fail', config_lib.BAD_IMAGE_POLICIES,
                       'Unreadable image files: fail naming the file, or skip '
@@ -447,14 +454,32 @@ def _define_benchmark(fv):
   flags.DEFINE_string('json', '', 'Also write the results here.',
                       flag_values=fv)
   flags.DEFINE_boolean('compare_kernels', True, 'Also time the training '
-                       'step under oneDNN and under Eigen, each in a child '
-                       'process (TF_ENABLE_ONEDNN_OPTS=1 and 0), interleaved '
-                       'over --repeats.', flag_values=fv)
-  flags.DEFINE_boolean('serving_formats', True, 'Export the fp32 accuracy '
-                       'checkpoint in every format and time inference of '
-                       'each (SavedModel, frozen, TFLite float, dynamic, '
-                       'int8) on the test split with its accuracy.',
+                       'step under TensorFlow\'s default, oneDNN and Eigen, '
+                       'each in a child process (TF_ENABLE_ONEDNN_OPTS '
+                       'unset, 1 and 0), interleaved over --repeats.',
                        flag_values=fv)
+  flags.DEFINE_boolean('serving_formats', True, 'Export the fp32 accuracy '
+                       'checkpoint in every installed format and time each '
+                       'on each installed runtime (TensorFlow, LiteRT, ONNX '
+                       'Runtime, OpenVINO) on the test split: images/sec at '
+                       '--serving_batch_size and at batch 1, p50/p99 '
+                       'latency, accuracy, max |dp| against the checkpoint.',
+                       flag_values=fv)
+  flags.DEFINE_string('serving_checkpoint', '', 'Only the serving table, '
+                      'for this checkpoint (a prefix or a training '
+                      'directory); nothing is trained.', flag_values=fv)
+  flags.DEFINE_integer('serving_batch_size', 64, 'The large batch of the '
+                       'serving table.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('serving_latency_images', 200, 'Single-image calls '
+                       'per round for the batch-1 rate and latency.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_list('serving_threads', ['0', '1'], 'Intra-op threads given '
+                    'to each serving runtime, one row each (0: the '
+                    'runtime\'s default).', flag_values=fv)
+  flags.register_validator(
+      'serving_threads',
+      lambda values: all(v.isdigit() for v in values) and bool(values),
+      message='--serving_threads: non-negative integers', flag_values=fv)
 
 
 def _define_sample(fv):

@@ -10,6 +10,7 @@ training step (Adam, weight decay, its own input size with
 """
 
 import json
+import os
 import time
 
 from absl import app
@@ -89,7 +90,8 @@ def _main(argv):
   rate = measure(FLAGS.steps, FLAGS.warmup_steps, FLAGS.batch_size,
                  FLAGS.image_size, FLAGS.model)
   print(json.dumps(dict(images_per_sec=rate, model=FLAGS.model,
-                        steps=FLAGS.steps)))
+                        steps=FLAGS.steps,
+                        onednn_env=os.environ.get('TF_ENABLE_ONEDNN_OPTS'))))
 
 
 def main():

@@ -1,10 +1,14 @@
-"""Classifying image files with an exported SavedModel.
+"""Classifying image files with an export.
 
 `predict_files(saved_model_dir, paths)` is the client side of
-`tf1cnn.export`: it loads the SavedModel in graph mode
-(`served.open_saved_model`) and runs its `serving_default`
+`tf1cnn.export`. By default (`serving_format='auto'`) it serves with the
+fastest format the export holds whose runtime is installed and that agreed
+with the checkpoint when it was exported (`choose_serving`,
+`SERVING_PREFERENCE`), the files decoded and resized with the recorded
+preprocessing (`served.split_pixels`); otherwise it loads the SavedModel in
+graph mode (`served.open_saved_model`) and runs its `serving_default`
 signature (encoded image bytes in; decoding, resizing and standardisation
-happen inside the exported graph, exactly as in evaluation) on the files in
+happen inside the exported graph, exactly as in evaluation). Files go in
 batches. Each result holds the file and its `top_k` classes with their
 probabilities, most probable first.
 
@@ -22,6 +26,7 @@ from typing import List, Tuple
 
 from absl import logging
 
+from tf1cnn import export_formats
 from tf1cnn import progress
 from tf1cnn import runtime
 from tf1cnn import served
@@ -86,9 +91,110 @@ def list_image_files(paths):
   return files
 
 
+# `--serving_format=auto`: the export's formats in this order, the first
+# whose runtime is installed and that agreed with the checkpoint on at least
+# `MIN_AGREEMENT` of the export's check images serves the files; then the
+# SavedModel. The order is the serving benchmark's
+# (`tf1cnn.serving_benchmark`, WORKSPACE.md "Serving"): images/sec at batch
+# 64 and at batch 1 on the cat/dog LeNet-5, fastest first, keeping only what
+# beat the SavedModel in a TensorFlow session.
+SERVING_PREFERENCE = ('tflite_dynamic', 'tflite_int8', 'onnx_int8:openvino')
+# Top-class agreement with the checkpoint that a format needs to be chosen
+# by `auto`: at most 1 point of accuracy can then be lost on those images.
+MIN_AGREEMENT = 0.99
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingChoice:
+  """What classifies the files.
+
+  Attributes:
+    name: `saved_model` or `format[:runtime]` (a verification row's name).
+    path: the model file or the SavedModel folder.
+    runtime: the `served.RUNTIMES` name.
+    reason: why it was chosen, for the log.
+  """
+  name: str
+  path: str
+  runtime: str
+  reason: str
+
+
+def choose_serving(model_dir, requested='auto'):
+  """The `ServingChoice` for export version `model_dir`.
+
+  Args:
+    model_dir: an export version folder.
+    requested: `auto`, `saved_model` or `format[:runtime]`.
+
+  Raises:
+    UserInputError: a requested format the export does not hold, an unknown
+      one, or one whose runtime is not installed, naming it.
+  """
+  record = served.read_run_config(model_dir) or {}
+  written = set(record.get('formats') or ['saved_model'])
+  rows = {row.get('format'): row for row in
+          record.get('verification', {}).get('results', [])}
+  if requested == 'saved_model':
+    return ServingChoice('saved_model', model_dir, 'saved_model',
+                         '--serving_format=saved_model')
+  if requested != 'auto':
+    return _requested_choice(model_dir, requested, written)
+  for name in SERVING_PREFERENCE:
+    format_name, _, runtime_name = name.partition(':')
+    row = rows.get(name)
+    if format_name not in written or format_name not in export_formats.FORMATS:
+      continue
+    fmt = export_formats.get(format_name)
+    runtime_name = runtime_name or _own_runtime(fmt)
+    if not served.runtime_installed(runtime_name):
+      continue
+    if not row or row.get('top1_agreement', 0.0) < MIN_AGREEMENT:
+      continue
+    return ServingChoice(
+        name, fmt.path(model_dir), runtime_name,
+        f'the fastest format of the export whose runtime is installed; its '
+        f'top class agreed with the checkpoint on '
+        f'{100 * row["top1_agreement"]:.1f}% of {record["verification"].get("images", "the check images")}')
+  return ServingChoice('saved_model', model_dir, 'saved_model',
+                       'no faster format in the export (tf1cnn-export '
+                       '--formats=saved_model,tflite_dynamic writes one)')
+
+
+def _own_runtime(fmt):
+  return next(name for name, loader in served.RUNTIMES.items()
+              if loader is fmt.loader)
+
+
+def _requested_choice(model_dir, requested, written):
+  format_name, _, runtime_name = requested.partition(':')
+  if format_name not in export_formats.FORMATS:
+    raise runtime.UserInputError(
+        f'--serving_format={requested}: unknown format; use auto, '
+        f'saved_model or one of {", ".join(sorted(written))}')
+  fmt = export_formats.get(format_name)
+  if format_name not in written:
+    raise runtime.UserInputError(
+        f'--serving_format={requested}: {model_dir} holds only '
+        f'{", ".join(sorted(written))} (tf1cnn-export --formats={format_name} '
+        'writes it)')
+  if runtime_name and runtime_name not in fmt.alternates:
+    raise runtime.UserInputError(
+        f'--serving_format={requested}: {format_name} runs on '
+        f'{", ".join((_own_runtime(fmt),) + fmt.alternates)}')
+  runtime_name = runtime_name or _own_runtime(fmt)
+  if not served.runtime_installed(runtime_name):
+    raise runtime.UserInputError(
+        f'--serving_format={requested}: {served.RUNTIME_MODULES[runtime_name]}'
+        ' is not installed')
+  return ServingChoice(requested, fmt.path(model_dir), runtime_name,
+                       f'--serving_format={requested}')
+
+
 def predict_files(saved_model_dir, paths, top_k=3, batch_size=64,
-                  bad_images='fail', on_prediction=None):
-  """Classifies image files with an exported SavedModel.
+                  bad_images='fail', on_prediction=None,
+                  serving_format='auto'):
+  """Classifies image files with an export.
 
   Args:
     saved_model_dir: a SavedModel version folder or an export base folder.
@@ -98,6 +204,10 @@ def predict_files(saved_model_dir, paths, top_k=3, batch_size=64,
     bad_images: 'fail' (error naming the file) or 'skip'.
     on_prediction: called with each `Prediction` as soon as its batch is
       classified (the program prints them as they come).
+    serving_format: `auto`, `saved_model` or `format[:runtime]`
+      (`choose_serving`). The SavedModel decodes the files inside its graph;
+      any other format gets the pixels the export's recorded preprocessing
+      makes of them (`served.split_pixels`, the same decode and geometry).
 
   Returns:
     `(predictions, num_skipped)`: a `Prediction` per usable file, in order.
@@ -115,32 +225,62 @@ def predict_files(saved_model_dir, paths, top_k=3, batch_size=64,
       files, [0] * len(files), bad_images)
   if not files:
     raise runtime.UserInputError('no readable image among the files given')
+  choice = choose_serving(model_dir, serving_format)
+  logging.info('classifying with %s on %s (%s)', choice.name, choice.runtime,
+               choice.reason)
   predictions = []
+  counter = progress.Progress('classified', total=len(files), unit='files')
+
+  def _add(chunk, probabilities, class_names):
+    for path, row in zip(chunk, probabilities):
+      order = row.argsort()[::-1][:min(top_k, len(class_names))]
+      predictions.append(Prediction(
+          path, [(class_names[i], float(row[i])) for i in order]))
+      if on_prediction is not None:
+        on_prediction(predictions[-1])
+    counter.add(len(chunk))
+
+  if choice.runtime == 'saved_model':
+    _predict_saved_model(model_dir, files, batch_size, _add)
+  else:
+    _predict_pixels(choice, files, batch_size, _add)
+  counter.done()
+  logging.info('classified %d files with %s%s', len(predictions), choice.path,
+               f' ({num_skipped} unreadable skipped)' if num_skipped else '')
+  return predictions, num_skipped
+
+
+def _predict_saved_model(model_dir, files, batch_size, add):
+  """The SavedModel's `serving_default`: encoded files in, decoded inside."""
   sess, signature = served.open_saved_model(model_dir, SIGNATURE)
   with sess:
     feed_name = signature.inputs['image_bytes'].name
     fetch_name = signature.outputs['probabilities'].name
     class_names = _class_names(sess, signature, model_dir)
-    top_k = min(top_k, len(class_names))
-    counter = progress.Progress('classified', total=len(files), unit='files')
     for start in range(0, len(files), batch_size):
       chunk = files[start:start + batch_size]
       encoded = []
       for path in chunk:
         with open(path, 'rb') as f:
           encoded.append(f.read())
-      probabilities = sess.run(fetch_name, {feed_name: encoded})
-      for path, row in zip(chunk, probabilities):
-        order = row.argsort()[::-1][:top_k]
-        predictions.append(Prediction(
-            path, [(class_names[i], float(row[i])) for i in order]))
-        if on_prediction is not None:
-          on_prediction(predictions[-1])
-      counter.add(len(chunk))
-    counter.done()
-  logging.info('classified %d files with %s%s', len(predictions), model_dir,
-               f' ({num_skipped} unreadable skipped)' if num_skipped else '')
-  return predictions, num_skipped
+      add(chunk, sess.run(fetch_name, {feed_name: encoded}), class_names)
+
+
+def _predict_pixels(choice, files, batch_size, add):
+  """A pixel-input format: the files decoded as the export records."""
+  with served.load(choice.path,
+                   loader=served.RUNTIMES[choice.runtime]) as model:
+    if not model.class_names:
+      raise runtime.UserInputError(
+          f'{choice.path}: no labels.txt beside the model, so its classes '
+          'are unknown')
+    start = 0
+    for pixels, _ in served.split_pixels(
+        files, [0] * len(files), model.image_size,
+        served.served_preprocessing(model), model.channels, batch_size):
+      chunk = files[start:start + len(pixels)]
+      add(chunk, model.probabilities(pixels), model.class_names)
+      start += len(pixels)
 
 
 def _class_names(sess, signature, model_dir):

@@ -12,7 +12,9 @@ names the runtime of each format):
   its default CPU delegate; a quantised input or output is (de)quantised
   with the tensor's own scale and zero point;
 * an ONNX model (`.onnx`): an ONNX Runtime `InferenceSession` on the CPU
-  (the `onnx` extra), fed at `input`;
+  (the `onnx` extra), fed at `input`; or, asked for by name
+  (`load(path, loader=RUNTIMES['openvino'])`), compiled by OpenVINO for the
+  CPU in float32 (the `openvino` extra);
 * a SavedModel folder: `tf.compat.v1.saved_model.loader.load`, signature
   `predict_images`;
 
@@ -32,6 +34,7 @@ with the checkpoint and the TFLite calibration.
 """
 
 import dataclasses
+import importlib.util
 import json
 import os
 import struct
@@ -85,7 +88,8 @@ class ServedModel:
 
   Attributes:
     path: the file or folder.
-    kind: the runtime: 'frozen', 'tflite', 'onnx' or 'saved_model'.
+    kind: the runtime: 'frozen', 'tflite', 'onnx', 'openvino' or
+      'saved_model'.
     image_size: square input side.
     channels: input channels.
     class_names: label id -> name (None when no labels.txt was found).
@@ -144,8 +148,12 @@ def _square_input(shape, path):
   return int(shape[1]), int(shape[3])
 
 
+def _tf_session_config(num_threads):
+  """The serving session's config: `num_threads` intra-op threads (0: all)."""
+  return runtime.session_config(intra_op_threads=int(num_threads or 0))
+
+
 def _load_frozen(path, num_threads=None):
-  del num_threads  # the session's defaults
   graph_def = _V1.GraphDef()
   try:
     with open(path, 'rb') as f:
@@ -164,7 +172,7 @@ def _load_frozen(path, num_threads=None):
         f'{path}: no {INPUT!r} / \'probabilities\' nodes (not a tf1cnn '
         'frozen export)') from None
   size, channels = _square_input(feed.shape.as_list(), path)
-  sess = _V1.Session(graph=graph, config=runtime.session_config())
+  sess = _V1.Session(graph=graph, config=_tf_session_config(num_threads))
   return dict(kind='frozen', image_size=size, channels=channels,
               run=lambda pixels: sess.run(fetch, {feed: pixels}),
               close=sess.close)
@@ -314,7 +322,7 @@ def _load_tflite(path, num_threads=None):
               input_dtype=np.dtype(inputs[0]['dtype']).name)
 
 
-def open_saved_model(path, signature_name):
+def open_saved_model(path, signature_name, num_threads=None):
   """Loads a SavedModel (tag `serve`) into a session of its own.
 
   The one SavedModel loader of the package: `_load_saved_model` (evaluation
@@ -323,6 +331,7 @@ def open_saved_model(path, signature_name):
   Args:
     path: the SavedModel folder.
     signature_name: the signature the caller runs.
+    num_threads: the session's intra-op threads (None: all cores).
 
   Returns:
     `(session, signature_def)`; the caller closes the session.
@@ -332,7 +341,7 @@ def open_saved_model(path, signature_name):
       signature (the session is closed then).
   """
   graph = tf.Graph()
-  sess = _V1.Session(graph=graph, config=runtime.session_config())
+  sess = _V1.Session(graph=graph, config=_tf_session_config(num_threads))
   with graph.as_default():
     try:
       meta = _V1.saved_model.loader.load(
@@ -351,8 +360,7 @@ def open_saved_model(path, signature_name):
 
 
 def _load_saved_model(path, num_threads=None):
-  del num_threads  # the session's defaults
-  sess, signature = open_saved_model(path, PIXEL_SIGNATURE)
+  sess, signature = open_saved_model(path, PIXEL_SIGNATURE, num_threads)
   feed = sess.graph.get_tensor_by_name(signature.inputs['images'].name)
   fetch = signature.outputs['probabilities'].name
   size, channels = _square_input(feed.shape.as_list(), path)
@@ -395,13 +403,66 @@ def _load_onnx(path, num_threads=None):
                                           {name: pixels})[0])
 
 
+def _load_openvino(path, num_threads=None):
+  """An ONNX file compiled by OpenVINO for the CPU, in float32.
+
+  The inference precision is pinned to f32: on CPUs with bfloat16 support
+  OpenVINO would otherwise compute a float model in bfloat16.
+  """
+  try:
+    import openvino  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise runtime.UserInputError(
+        f'{path}: OpenVINO is not installed (pip install '
+        '\'tf1cnn[openvino]\')') from None
+  properties = {'INFERENCE_PRECISION_HINT': 'f32'}
+  if num_threads:
+    properties['INFERENCE_NUM_THREADS'] = int(num_threads)
+  try:
+    core = openvino.Core()
+    model = core.read_model(path)
+    inputs = model.inputs
+    if len(inputs) != 1:
+      raise runtime.UserInputError(
+          f'{path}: {len(inputs)} inputs; a tf1cnn export has one (pixels)')
+    shape = [d.get_length() if d.is_static else None
+             for d in inputs[0].get_partial_shape()]
+    size, channels = _square_input(shape, path)
+    compiled = core.compile_model(model, 'CPU', properties)
+    output = compiled.output('probabilities')
+  except runtime.UserInputError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    first = (str(e).strip().splitlines() or [''])[0]
+    raise runtime.UserInputError(
+        f'{path}: OpenVINO cannot load the model ({type(e).__name__}: '
+        f'{first[:300]})') from None
+  request = compiled.create_infer_request()
+
+  def _run(pixels):
+    return np.array(request.infer({0: pixels})[output])
+
+  return dict(kind='openvino', image_size=size, channels=channels, run=_run)
+
+
 # Runtime name (`ServedModel.kind`) -> `loader(path, num_threads) -> parts`.
 RUNTIMES = {
     'saved_model': _load_saved_model,
     'frozen': _load_frozen,
     'tflite': _load_tflite,
     'onnx': _load_onnx,
+    'openvino': _load_openvino,
 }
+# Runtime -> the module it needs (the TensorFlow runtimes need none more).
+RUNTIME_MODULES = {'onnx': 'onnxruntime', 'openvino': 'openvino'}
+
+
+def runtime_installed(name):
+  """Whether the module runtime `name` of `RUNTIMES` needs is installed."""
+  module = RUNTIME_MODULES.get(name)
+  return module is None or importlib.util.find_spec(module) is not None
+
+
 # A model file's suffix -> its runtime (a folder is a SavedModel).
 SUFFIXES = {'.pb': 'frozen', '.tflite': 'tflite', '.onnx': 'onnx'}
 
@@ -419,8 +480,8 @@ def load(path, num_threads=None, loader=None):
 
   Args:
     path: the model file or SavedModel folder.
-    num_threads: TFLite interpreter / ONNX Runtime threads (None: their
-      default).
+    num_threads: the runtime's intra-op threads: TensorFlow session,
+      TFLite interpreter, ONNX Runtime, OpenVINO (None: their default).
     loader: a `RUNTIMES` loader to use (an export format's record); None
       chooses by `path` (`runtime_for`).
 

@@ -208,8 +208,8 @@ def _write_cache(path, key, entry):
 
 def measure_kernels(steps=20, warmup_steps=5, batch_size=16, image_size=64,
                     model='probe', timeout_secs=_PROBE_TIMEOUT_SECS,
-                    python=None):
-  """Training images/s under each kernel library, in two child processes.
+                    python=None, libraries=('onednn', 'eigen')):
+  """Training images/s under each kernel library, one child process each.
 
   Args:
     steps: timed training steps.
@@ -220,15 +220,20 @@ def measure_kernels(steps=20, warmup_steps=5, batch_size=16, image_size=64,
       name (e.g. 'lenet5', at its own input size when image_size is 0).
     timeout_secs: limit of each child.
     python: interpreter (default this one).
+    libraries: any of 'onednn', 'eigen' and 'default' (`TF_ENABLE_ONEDNN_OPTS`
+      unset: what TensorFlow itself picks on this CPU), run in this order.
 
   Returns:
-    `{'onednn': rate or None, 'eigen': rate or None}` (None: that child
-    failed or timed out).
+    `{library: rate or None}` (None: that child failed or timed out).
   """
   rates = {}
-  for library, value in (('onednn', '1'), ('eigen', '0')):
+  for library in libraries:
     env = dict(os.environ)
-    env[ONEDNN_ENV] = value
+    value = KernelChoice(library, '', '').env_value()
+    if value is None:
+      env.pop(ONEDNN_ENV, None)
+    else:
+      env[ONEDNN_ENV] = value
     env[CHOICE_ENV] = KernelChoice(library, 'environment', 'probe').encode()
     env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     cmd = [python or sys.executable, '-m', 'tf1cnn.kernel_probe',
@@ -239,8 +244,11 @@ def measure_kernels(steps=20, warmup_steps=5, batch_size=16, image_size=64,
       done = subprocess.run(cmd, env=env, capture_output=True, text=True,
                             timeout=timeout_secs, check=False)
       lines = [l for l in done.stdout.splitlines() if l.startswith('{')]
-      rates[library] = (json.loads(lines[-1])['images_per_sec']
-                        if done.returncode == 0 and lines else None)
+      reported = json.loads(lines[-1]) if done.returncode == 0 and lines else {}
+      # A child that ran under another setting than asked is no measurement.
+      rates[library] = (reported['images_per_sec']
+                        if reported and reported.get('onednn_env') == value
+                        else None)
     except (subprocess.TimeoutExpired, OSError, ValueError, KeyError):
       rates[library] = None
   return rates

@@ -4,6 +4,7 @@ r"""Measures training, input and evaluation throughput; checks the targets.
     tf1cnn-benchmark --data_dir=PHOTOS --pipeline=synthetic,cached \
         --precision=fp32 --steps=20 --repeats=1 --accuracy_steps=0 \
         --large_images=0
+    tf1cnn-benchmark --data_dir=PHOTOS --serving_checkpoint=runs/catdog
 
 Prints a table (images/sec: median, min and max over --repeats), one
 PASS/FAIL line per target, and the whole result as one JSON line (also
@@ -40,7 +41,11 @@ def _benchmark(argv, default_data_dir=''):
       learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
       work_dir=FLAGS.work_dir, cache_dir=FLAGS.cache_dir,
       json_path=FLAGS.json, serving_formats=FLAGS.serving_formats,
-      compare_kernels=FLAGS.compare_kernels)
+      compare_kernels=FLAGS.compare_kernels,
+      serving_checkpoint=FLAGS.serving_checkpoint,
+      serving_batch_size=FLAGS.serving_batch_size,
+      serving_latency_images=FLAGS.serving_latency_images,
+      serving_threads=tuple(int(v) for v in FLAGS.serving_threads))
   benchmark.report(benchmark.run(config), FLAGS.json)
 
 
