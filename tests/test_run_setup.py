@@ -1,10 +1,13 @@
 """The run set-up: strict options, flag groups, the recorded preprocessing."""
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import types
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -12,13 +15,16 @@ from absl import flags
 from PIL import Image
 
 from tf1cnn import config as config_lib
+from tf1cnn import distributed
 from tf1cnn import export
 from tf1cnn import flags as tf1cnn_flags
 from tf1cnn import inputs
+from tf1cnn import optimizers
 from tf1cnn import run_spec
 from tf1cnn import runtime
 from tf1cnn import training
 from tf1cnn.inputs import preprocess
+from tf1cnn.models import user_model
 
 from fixtures import make_striped_dataset, subprocess_env
 
@@ -34,7 +40,8 @@ def _run(args):
                         check=False)
 
 
-class StrictOptionsTest(tf.test.TestCase):
+class _StripedRunTest(tf.test.TestCase):
+  """A small image folder and the training config of LeNet-5 on it."""
 
   @classmethod
   def setUpClass(cls):
@@ -46,6 +53,9 @@ class StrictOptionsTest(tf.test.TestCase):
     return config_lib.training_config(
         model='lenet5', data_dir=self.data_dir, image_size=32, max_steps=1,
         **values)
+
+
+class StrictOptionsTest(_StripedRunTest):
 
   def test_an_option_the_pipeline_does_not_take_is_named(self):
     with self.assertRaisesRegex(
@@ -228,7 +238,7 @@ class RecordedPreprocessingTest(tf.test.TestCase):
     training.train(config_lib.training_config(
         model='lenet5', data_dir=root, train_dir=train_dir, image_size=32,
         batch_size=4, max_steps=2, jpeg_decode='reduced', input_threads=1,
-        log_every_n_steps=1))
+        log_every_n_steps=1, seed=1))
     with open(os.path.join(train_dir, 'run_config.json')) as f:
       self.assertEqual(json.load(f)['preprocessing'],
                        dict(recipe='standardize', decode='reduced',
@@ -261,8 +271,152 @@ class RecordedPreprocessingTest(tf.test.TestCase):
       from_bytes = run(served, 'image_bytes', [contents])
       self.assertAllClose(from_bytes, run(by_pixels, 'images', [reduced]),
                           atol=1e-4)
-      self.assertNotAllClose(from_bytes, run(by_pixels, 'images', [full]),
-                             atol=1e-4)
+      # The pixels the SavedModel decoded from the bytes (its `input`
+      # defaults to them) are the reduced decode, not the full one.
+      decoded = sess.run(
+          by_pixels.inputs['images'].name,
+          {served.inputs['image_bytes'].name: [contents]})[0]
+      self.assertAllClose(decoded, reduced, atol=1e-3)
+      self.assertGreater(np.abs(decoded - full).max(), 1.0)
+
+
+class TypedRunTest(_StripedRunTest):
+  """One RunSpec carries the config, its batch size and the placement."""
+
+  def _worker(self, spec, task_index=1, server=None):
+    """`spec` placed as worker `task_index` of a 1-ps, 2-worker cluster."""
+    cluster = distributed.cluster_config(
+        '127.0.0.1:1', '127.0.0.1:2,127.0.0.1:3', 'worker', task_index)
+    return dataclasses.replace(
+        spec, placement=distributed.Placement(cluster, server))
+
+  def test_the_batch_size_comes_from_each_config_kind(self):
+    self.assertEqual(
+        run_spec.for_training(self._config(batch_size=7)).batch_size, 7)
+    prefix = os.path.join(self.get_temp_dir(), 'none', 'model.ckpt-1')
+    common = dict(model='lenet5', data_dir=self.data_dir, image_size=32)
+    evaluated = run_spec.for_checkpoint(
+        config_lib.eval_config(eval_batch_size=9, **common), prefix)
+    self.assertEqual(evaluated.batch_size, 9)
+    exported = run_spec.for_checkpoint(config_lib.export_config(**common),
+                                       prefix, need_data=False)
+    self.assertEqual(exported.batch_size, 64)
+    self.assertEqual(exported.batch_size, user_model.DEFAULT_BATCH_SIZE)
+
+  def test_the_spec_batch_size_is_the_training_graph_batch(self):
+    ops = training.build_train_graph(
+        run_spec.for_training(self._config(batch_size=3)))
+    self.assertEqual(ops.batch.images.shape.as_list(), [3, 32, 32, 3])
+
+  def test_an_unknown_config_type_is_refused(self):
+    with self.assertRaisesRegex(
+        TypeError, r'^run_spec.for_training takes TrainingConfig, not '
+        r'EvalConfig$'):
+      run_spec.for_training(config_lib.eval_config(data_dir=self.data_dir))
+    with self.assertRaisesRegex(
+        TypeError, r'^run_spec.for_checkpoint takes EvalConfig or '
+        r'ExportConfig, not TrainingConfig$'):
+      run_spec.for_checkpoint(self._config(), 'model.ckpt-1')
+    with self.assertRaisesRegex(TypeError, r'not PredictConfig$'):
+      run_spec.network_batch_size(config_lib.PredictConfig())
+    self.assertEqual(config_lib.RUN_CONFIGS,
+                     (config_lib.TrainingConfig, config_lib.EvalConfig,
+                      config_lib.ExportConfig))
+
+  def test_a_local_run_is_placed_alone_and_chief(self):
+    placement = distributed.start_task(self._config(), environ={})
+    self.assertEqual(placement, distributed.Placement())
+    self.assertIsNone(placement.cluster)
+    self.assertTrue(placement.is_chief)
+    self.assertEqual(placement.master, '')
+    self.assertEqual(placement.input_device, '/cpu:0')
+    self.assertIsNone(placement.device_setter())
+    spec = run_spec.for_training(self._config())
+    self.assertEqual(spec.placement, distributed.Placement())
+    self.assertEmpty(training.session_config(spec).device_filters)
+
+  def test_a_worker_placement_reaches_graph_hooks_and_session(self):
+    spec = run_spec.for_training(self._config(profile_every_n_steps=5))
+    worker = self._worker(spec)
+    self.assertFalse(worker.placement.is_chief)
+    self.assertTrue(self._worker(spec, task_index=0).placement.is_chief)
+    ops = training.build_train_graph(worker)
+    self.assertEqual(ops.global_step.device, '/job:ps/task:0')
+    self.assertEqual(ops.batch.images.device, '/job:worker/task:1/device:CPU:0')
+    self.assertEqual(list(training.session_config(worker).device_filters),
+                     ['/job:ps', '/job:worker/task:1'])
+    local_ops = training.build_train_graph(spec)
+    self.assertEqual(local_ops.global_step.device, '')
+
+    def profilers(the_spec, the_ops):
+      with the_ops.graph.as_default():
+        hooks, _ = training.default_hooks(the_spec, the_ops)
+      return [h for h in hooks if isinstance(h, _V1.train.ProfilerHook)]
+
+    self.assertLen(profilers(spec, local_ops), 1)
+    self.assertEmpty(profilers(worker, ops))
+
+  def test_only_the_chief_warm_starts(self):
+    missing = os.path.join(self.get_temp_dir(), 'no_such_run')
+    spec = run_spec.for_training(self._config(warm_start_from=missing))
+    worker = self._worker(spec)
+    ops = training.build_train_graph(worker)
+    with ops.graph.as_default():
+      self.assertIsNone(training.make_scaffold(worker, ops, None,
+                                               None).init_fn)
+    chief = self._worker(spec, task_index=0)
+    ops = training.build_train_graph(chief)
+    with ops.graph.as_default():
+      with self.assertRaisesRegex(runtime.UserInputError, 'no_such_run'):
+        training.make_scaffold(chief, ops, None, None)
+
+  def test_the_session_is_the_placement_s(self):
+    """A worker's session: its server, not chief, checkpoints capped."""
+    spec = self._worker(
+        run_spec.for_training(self._config(
+            save_checkpoint_secs=600,
+            train_dir=os.path.join(self.get_temp_dir(), 'worker'))),
+        server=types.SimpleNamespace(target='grpc://127.0.0.1:3'))
+    ops = training.build_train_graph(spec)
+    opened = {}
+
+    class Opened(Exception):
+      pass
+
+    def session(**kwargs):
+      opened.update(kwargs)
+      raise Opened()
+
+    with ops.graph.as_default(), mock.patch.object(
+        _V1.train, 'MonitoredTrainingSession', session):
+      hooks, _ = training.default_hooks(spec, ops)
+      with self.assertRaises(Opened):
+        training.run_training(spec, ops, hooks, None)
+    self.assertEqual(opened['master'], 'grpc://127.0.0.1:3')
+    self.assertFalse(opened['is_chief'])
+    self.assertEqual(opened['save_checkpoint_secs'],
+                     distributed.CLUSTER_CHECKPOINT_SECS)
+    self.assertEqual(list(opened['config'].device_filters),
+                     ['/job:ps', '/job:worker/task:1'])
+    # A worker writes no events file: only the chief's session does.
+    self.assertFalse(os.path.exists(spec.config.train_dir) and
+                     os.listdir(spec.config.train_dir))
+
+  def test_optimizer_defaults_are_the_config_s_tf_slim_values(self):
+    # train_image_classifier.py's flag defaults; opt_epsilon and
+    # rmsprop_momentum unset (TensorFlow's epsilon, `momentum`).
+    slim = dict(adam_beta1=0.9, adam_beta2=0.999, opt_epsilon=None,
+                rmsprop_decay=0.9, rmsprop_momentum=None, adadelta_rho=0.95,
+                adagrad_initial_accumulator_value=0.1,
+                ftrl_learning_rate_power=-0.5,
+                ftrl_initial_accumulator_value=0.1, ftrl_l1=0.0, ftrl_l2=0.0)
+    self.assertEqual(optimizers.DEFAULTS, slim)
+    optim = config_lib.training_config(optimizer='ftrl', ftrl_l1=0.25).optim
+    with tf.Graph().as_default():
+      # pylint: disable=protected-access
+      ftrl = optimizers.from_config(optim, 0.1)
+      self.assertEqual(ftrl._l1_regularization_strength, 0.25)
+      self.assertEqual(ftrl._initial_accumulator_value, 0.1)
 
 
 if __name__ == '__main__':

@@ -13,6 +13,10 @@ A config has a few top-level fields and nested parts:
 * `input` (`InputConfig`): how it is read and preprocessed;
 * `optim` (`OptimizerConfig`, training only): optimizer and schedule.
 
+The configs of a run that builds a network (`RunConfigs`: training,
+evaluation, export) each say the batch they feed it
+(`network_batch_size`).
+
 `make` and `replace` take flat keyword names (each name belongs to exactly
 one part) and reject a name no part has. Every choice list is defined here
 once (the flags use the same tuples), and `validate` checks the choices and
@@ -22,7 +26,8 @@ as the command line.
 
 import dataclasses
 import math
-from typing import List, Optional
+import typing
+from typing import List, Optional, Union
 
 OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop', 'adadelta', 'adagrad',
               'ftrl')
@@ -123,6 +128,10 @@ class RunConfig:
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
   input: InputConfig = dataclasses.field(default_factory=InputConfig)
 
+  def network_batch_size(self) -> Optional[int]:
+    """The batch the run feeds its network; None: any (an export)."""
+    return None
+
 
 @dataclasses.dataclass
 class TrainingConfig(RunConfig):
@@ -155,6 +164,9 @@ class TrainingConfig(RunConfig):
   replicas_to_aggregate: int = 0
   cluster_timeout_secs: int = 60
 
+  def network_batch_size(self) -> Optional[int]:
+    return self.batch_size
+
 
 @dataclasses.dataclass
 class EvalConfig(RunConfig):
@@ -170,6 +182,9 @@ class EvalConfig(RunConfig):
   # An exported model to evaluate instead of a checkpoint: a frozen .pb, a
   # .tflite file or a SavedModel folder (tf1cnn.served).
   model_file: str = ''
+
+  def network_batch_size(self) -> Optional[int]:
+    return self.eval_batch_size
 
 
 @dataclasses.dataclass
@@ -193,12 +208,20 @@ class ExportConfig(RunConfig):
   representative_images: int = 200
 
 
+# The configs of a run that builds a network (`tf1cnn.run_spec.RunSpec`).
+RunConfigs = Union[TrainingConfig, EvalConfig, ExportConfig]
+RUN_CONFIGS = typing.get_args(RunConfigs)
+
+
 @dataclasses.dataclass
 class PredictConfig:
   """Everything `tf1cnn.prediction.predict_files` needs."""
   saved_model_dir: str = 'runs/export'
   top_k: int = 3
   bad_images: str = 'fail'
+  # auto, saved_model, or a format of the export (`format[:runtime]`);
+  # tf1cnn.prediction.SERVING_PREFERENCE orders auto's choice.
+  serving_format: str = 'auto'
 
 
 _PARTS = ('data', 'input', 'optim')
@@ -219,9 +242,6 @@ def _route(cls, values):
   """Splits flat `values` into top-level and per-part dicts."""
   top, parts = {}, {}
   part_fields = {}
-  # auto, saved_model, or a format of the export (`format[:runtime]`);
-  # tf1cnn.prediction.SERVING_PREFERENCE orders auto's choice.
-  serving_format: str = 'auto'
   for field in dataclasses.fields(cls):
     if field.name in _PARTS:
       for sub in dataclasses.fields(field.default_factory):

@@ -7,8 +7,10 @@ builds the whole training graph under
 parameter servers, and trains asynchronously through
 `MonitoredTrainingSession(master=server.target, is_chief=task_index == 0)`;
 only the chief writes checkpoints and summaries. A `ps` task serves until it
-is stopped. `TF_CONFIG` (the JSON of Kubernetes operators and TF's own
-launchers) may name the cluster instead of the flags (`resolve_cluster`).
+is stopped; a worker's `start_task` returns its `Placement` (cluster, server,
+chief or not), which training carries on its `RunSpec`. `TF_CONFIG` (the
+JSON of Kubernetes operators and TF's own launchers) may name the cluster
+instead of the flags (`resolve_cluster`).
 With `--sync_replicas` the optimizer is a `SyncReplicasOptimizer` (TF-Slim's
 train_image_classifier semantics): each step averages
 `--replicas_to_aggregate` gradients (default: one per worker), the chief's
@@ -36,7 +38,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import List
+from typing import List, Optional
 
 import tensorflow as tf
 from absl import logging
@@ -95,6 +97,40 @@ class ClusterConfig:
     """This task's `host:port`."""
     hosts = self.ps_hosts if self.job_name == 'ps' else self.worker_hosts
     return hosts[self.task_index]
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+  """Where a training process runs: alone, or as a worker of a cluster.
+
+  Attributes:
+    cluster: the task's ClusterConfig; None for a local run.
+    server: the task's running `tf.distribute.Server` (None when local, or
+      for a graph built without one).
+  """
+  cluster: Optional[ClusterConfig] = None
+  server: Optional[tf.distribute.Server] = None
+
+  @property
+  def is_chief(self):
+    """A local run, or worker 0: it writes the checkpoints and summaries."""
+    return self.cluster is None or self.cluster.is_chief
+
+  @property
+  def master(self):
+    """The session target: the server's, '' in process."""
+    return self.server.target if self.server is not None else ''
+
+  @property
+  def input_device(self):
+    """The device of the input pipeline: this task's CPU."""
+    if self.cluster is None:
+      return '/cpu:0'
+    return f'/job:worker/task:{self.cluster.task_index}/cpu:0'
+
+  def device_setter(self):
+    """`worker_device_setter` of a cluster task; None when local."""
+    return worker_device_setter(self.cluster) if self.cluster else None
 
 
 def _host_list(value):
@@ -308,7 +344,7 @@ def start_task(config, environ=None):
     environ: the environment (default `os.environ`).
 
   Returns:
-    `(cluster, server)`: `(None, None)` for a local run.
+    The task's Placement (`Placement()` for a local run).
 
   Raises:
     UserInputError: naming the cluster flag that is wrong, TF_CONFIG, or the
@@ -316,7 +352,7 @@ def start_task(config, environ=None):
   """
   cluster = resolve_cluster(config, environ)
   if cluster is None:
-    return None, None
+    return Placement()
   server = start_server(cluster)
   if cluster.job_name == 'ps':
     logging.info('parameter server %d serving at %s', cluster.task_index,
@@ -327,7 +363,7 @@ def start_task(config, environ=None):
                cluster.address, ','.join(cluster.ps_hosts),
                f'synchronous ({cluster.aggregate} gradients a step)'
                if cluster.sync_replicas else 'asynchronous')
-  return cluster, server
+  return Placement(cluster, server)
 
 
 # Synchronous replicas --------------------------------------------------------

@@ -205,8 +205,7 @@ def _evaluate_checkpoint(config, prefix):
   # Read first: a training may rotate the checkpoint away after the restore.
   global_step = checkpoints.checkpoint_step(prefix)
   spec = run_spec.for_checkpoint(config, prefix)
-  ops = build_eval_graph(spec, prefix, config.eval_batch_size,
-                         config.eval_split,
+  ops = build_eval_graph(spec, prefix, spec.batch_size, config.eval_split,
                          use_moving_averages=config.use_moving_averages)
   confusion = np.zeros([spec.num_classes, spec.num_classes], np.int64)
   counter = progress.Progress('evaluated', total=ops.batch.num_examples,

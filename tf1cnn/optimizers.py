@@ -39,19 +39,28 @@ global norm (`tf.clip_by_global_norm`; TF-Slim's `create_train_op` clips
 each gradient by its own norm instead).
 """
 
+import dataclasses
 import math
 
 import tensorflow as tf
 
+from tf1cnn import config as config_lib
+
 _V1 = tf.compat.v1
 
-# TF-Slim's train_image_classifier.py defaults (`opt_epsilon` excepted, see
-# the module doc).
-DEFAULTS = dict(
-    adam_beta1=0.9, adam_beta2=0.999, opt_epsilon=None, rmsprop_decay=0.9,
-    rmsprop_momentum=None, adadelta_rho=0.95,
-    adagrad_initial_accumulator_value=0.1, ftrl_learning_rate_power=-0.5,
-    ftrl_initial_accumulator_value=0.1, ftrl_l1=0.0, ftrl_l2=0.0)
+# The optimizers' own hyperparameters (TF-Slim's flag names), fields of
+# `config.OptimizerConfig`.
+HYPERPARAMETERS = (
+    'adam_beta1', 'adam_beta2', 'opt_epsilon', 'rmsprop_decay',
+    'rmsprop_momentum', 'adadelta_rho', 'adagrad_initial_accumulator_value',
+    'ftrl_learning_rate_power', 'ftrl_initial_accumulator_value', 'ftrl_l1',
+    'ftrl_l2')
+# Their defaults: `OptimizerConfig`'s, TF-Slim's train_image_classifier.py
+# values (`opt_epsilon` excepted, see the module doc).
+DEFAULTS = {
+    name: value
+    for name, value in dataclasses.asdict(config_lib.OptimizerConfig()).items()
+    if name in HYPERPARAMETERS}
 
 
 def learning_rate_schedule(config, global_step, steps_per_epoch, total_steps):
@@ -144,9 +153,10 @@ def make_optimizer(name, learning_rate, momentum=0.9, **hyperparameters):
 
 def from_config(config, learning_rate):
   """`make_optimizer` with the hyperparameters of an OptimizerConfig."""
+  values = dataclasses.asdict(config)
   return make_optimizer(
       config.optimizer, learning_rate, config.momentum,
-      **{name: getattr(config, name) for name in DEFAULTS})
+      **{name: values[name] for name in HYPERPARAMETERS})
 
 
 def clip_gradients(grads_and_vars, clip_norm):

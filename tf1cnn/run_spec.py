@@ -1,12 +1,14 @@
 """The run set-up shared by training, evaluation, export and the benchmark.
 
 `for_training(config)` and `for_checkpoint(config, prefix)` turn a config
-(`tf1cnn.config`) into one resolved, checked `RunSpec`: the model and its
-options, the dataset facts, the image size and channels, the class names,
-the preprocessing, the precision and the devices. Everything that can be
-wrong with flags or data is found here, before a graph is built or a file
-written; the modules above (`training`, `evaluation`, `export`) start from a
-spec and never import each other.
+(`tf1cnn.config`: a TrainingConfig, or an EvalConfig or ExportConfig) into
+one resolved, checked `RunSpec`: the model and its options, the dataset
+facts, the image size and channels, the class names, the preprocessing, the
+precision, the batch the network is fed, the devices and the process's
+place in a cluster (`distributed.Placement`; local until training starts
+its task). Everything that can be wrong with flags or data is found here,
+before a graph is built or a file written; the modules above (`training`,
+`evaluation`, `export`) start from a spec and never import each other.
 
 The preprocessing, model, model options and image size a model was trained
 with are written to `run_config.json` (`RunSpec.record`) and read back by
@@ -17,13 +19,14 @@ training saw.
 import dataclasses
 import functools
 import os
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import tensorflow as tf
 from absl import logging
 
 from tf1cnn import checkpoints
 from tf1cnn import config as config_lib
+from tf1cnn import distributed
 from tf1cnn import inputs
 from tf1cnn import models
 from tf1cnn import precision as precision_lib
@@ -40,7 +43,7 @@ class RunSpec:
   """A resolved run.
 
   Attributes:
-    config: the config it was resolved from.
+    config: the config it was resolved from (`config_lib.RunConfigs`).
     model: model name (registry name or `file.py:function`).
     model_options: options passed to the builder.
     info: `inputs.DatasetInfo` (None when the data is not needed: export).
@@ -49,9 +52,14 @@ class RunSpec:
     class_names: label id -> name.
     preprocessing: `preprocess.Preprocessing`.
     precision: resolved precision (fp32, bf16, fp16).
+    batch_size: the batch the network is fed (`--batch_size` in training,
+      `--eval_batch_size` in evaluation, `user_model.DEFAULT_BATCH_SIZE`
+      for an export); a user model's fixed batch.
     devices: tower devices ([] = default placement).
+    placement: the process's place in a cluster (`distributed.Placement`;
+      local unless training started a cluster task).
   """
-  config: object
+  config: config_lib.RunConfigs
   model: str
   model_options: dict
   info: Optional[inputs.DatasetInfo]
@@ -60,7 +68,10 @@ class RunSpec:
   class_names: List[str]
   preprocessing: preprocess.Preprocessing
   precision: str
+  batch_size: int
   devices: List[str] = dataclasses.field(default_factory=list)
+  placement: distributed.Placement = dataclasses.field(
+      default_factory=distributed.Placement)
 
   @property
   def num_classes(self):
@@ -86,8 +97,7 @@ class RunSpec:
     except ValueError as e:
       raise runtime.UserInputError(f'--model={self.model}: {e}') from None
     if user_model.is_user_model(self.model):
-      network_fn = functools.partial(network_fn,
-                                     batch_size=_batch_size(self.config))
+      network_fn = functools.partial(network_fn, batch_size=self.batch_size)
     return network_fn
 
   def input_options(self, is_training):
@@ -138,13 +148,30 @@ class RunSpec:
     return record
 
 
-def _batch_size(config):
-  """The batch a run feeds its network (a user model's fixed batch)."""
-  if isinstance(config, config_lib.TrainingConfig):
-    return config.batch_size
-  if isinstance(config, config_lib.EvalConfig):
-    return config.eval_batch_size
-  return user_model.DEFAULT_BATCH_SIZE
+def _check_config_type(config, classes, what):
+  """Refuses a config of another class than `classes` (a library caller's).
+
+  Raises:
+    TypeError: naming `what`, the classes it takes and the one it got.
+  """
+  if not isinstance(config, classes):
+    raise TypeError(
+        f'{what} takes {" or ".join(c.__name__ for c in classes)}, not '
+        f'{type(config).__name__}')
+
+
+def network_batch_size(config: config_lib.RunConfigs):
+  """The batch a run feeds its network (a user model's fixed batch).
+
+  The config's own (`network_batch_size`: training's `--batch_size`,
+  evaluation's `--eval_batch_size`), else `user_model.DEFAULT_BATCH_SIZE`
+  (an export takes any batch).
+
+  Raises:
+    TypeError: not one of `config_lib.RUN_CONFIGS`.
+  """
+  _check_config_type(config, config_lib.RUN_CONFIGS, 'a RunSpec')
+  return config.network_batch_size() or user_model.DEFAULT_BATCH_SIZE
 
 
 def check_model_name(model):
@@ -300,12 +327,15 @@ def user_model_options(config, options, model=None):
   return options
 
 
-def for_training(config):
+def for_training(config: config_lib.TrainingConfig) -> RunSpec:
   """The RunSpec of a training run (checks flags and data, writes nothing).
 
   Raises:
     UserInputError: any flag, model or data problem, naming it.
+    TypeError: `config` is not a TrainingConfig.
   """
+  _check_config_type(config, (config_lib.TrainingConfig,),
+                     'run_spec.for_training')
   config_lib.validate(config)
   builder = check_model_name(config.model)
   if config.max_steps <= 0 and config.num_epochs <= 0:
@@ -332,6 +362,7 @@ def for_training(config):
           augmentation=resolve_augmentation(config)),
       precision=precision_lib.resolve(config.precision,
                                       config.precision_fallback),
+      batch_size=network_batch_size(config),
       devices=towers.parse_devices(_devices(config)))
   inputs.check_options(data.dataset, config.input.pipeline,
                        spec.input_options(is_training=True))
@@ -363,8 +394,8 @@ def check_image_size(builder, spec, is_training=False, **options):
     return
   with tf.Graph().as_default():
     images = tf.compat.v1.placeholder(
-        tf.float32, [_batch_size(spec.config), spec.image_size,
-                     spec.image_size, spec.channels])
+        tf.float32,
+        [spec.batch_size, spec.image_size, spec.image_size, spec.channels])
     try:
       spec.network_fn(is_training=is_training, **options)(images)
     except ValueError as e:
@@ -418,7 +449,9 @@ def _recorded_dataset(config, run_config, prefix):
       config, data=dataclasses.replace(config.data, dataset=recorded))
 
 
-def for_checkpoint(config, prefix, need_data=True, fallback_num_classes=0):
+def for_checkpoint(
+    config: Union[config_lib.EvalConfig, config_lib.ExportConfig], prefix,
+    need_data=True, fallback_num_classes=0) -> RunSpec:
   """The RunSpec to rebuild the network of checkpoint `prefix`.
 
   The model, its options, the image size and the preprocessing come from
@@ -438,7 +471,10 @@ def for_checkpoint(config, prefix, need_data=True, fallback_num_classes=0):
 
   Raises:
     UserInputError: no way to know the classes, a bad model or data.
+    TypeError: `config` is neither an EvalConfig nor an ExportConfig.
   """
+  _check_config_type(config, (config_lib.EvalConfig, config_lib.ExportConfig),
+                     'run_spec.for_checkpoint')
   config_lib.validate(config)
   run_config, class_names = recorded_run(prefix, config.train_dir)
   model = run_config.get('model') or config.model
@@ -487,6 +523,7 @@ def for_checkpoint(config, prefix, need_data=True, fallback_num_classes=0):
       preprocessing=resolve_preprocessing(config, builder,
                                           run_config.get('preprocessing')),
       precision=precision_lib.resolve(config.precision,
-                                      config.precision_fallback))
+                                      config.precision_fallback),
+      batch_size=network_batch_size(config))
 
 

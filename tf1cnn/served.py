@@ -43,6 +43,7 @@ from typing import List, Optional
 import numpy as np
 import tensorflow as tf
 from absl import logging
+from tensorflow.core.protobuf import rewriter_config_pb2
 
 from tf1cnn import runtime
 from tf1cnn.inputs import image_folder
@@ -148,9 +149,20 @@ def _square_input(shape, path):
   return int(shape[1]), int(shape[3])
 
 
-def _tf_session_config(num_threads):
-  """The serving session's config: `num_threads` intra-op threads (0: all)."""
-  return runtime.session_config(intra_op_threads=int(num_threads or 0))
+def _tf_session_config(num_threads, constant_weights=False):
+  """The serving session's config: `num_threads` intra-op threads (0: all).
+
+  With `constant_weights` (a frozen graph) Grappler's remapper is off: its
+  fused oneDNN matrix products and convolutions on constant weights made
+  every single-image call after a batch of 64 take about 7 times as long
+  (73 ms against 10 ms for the cat/dog LeNet-5, `tf1cnn.serving_benchmark`),
+  and the batch rate was no better with them.
+  """
+  config = runtime.session_config(intra_op_threads=int(num_threads or 0))
+  if constant_weights:
+    config.graph_options.rewrite_options.remapping = (
+        rewriter_config_pb2.RewriterConfig.OFF)
+  return config
 
 
 def _load_frozen(path, num_threads=None):
@@ -172,7 +184,8 @@ def _load_frozen(path, num_threads=None):
         f'{path}: no {INPUT!r} / \'probabilities\' nodes (not a tf1cnn '
         'frozen export)') from None
   size, channels = _square_input(feed.shape.as_list(), path)
-  sess = _V1.Session(graph=graph, config=_tf_session_config(num_threads))
+  sess = _V1.Session(graph=graph, config=_tf_session_config(
+      num_threads, constant_weights=True))
   return dict(kind='frozen', image_size=size, channels=channels,
               run=lambda pixels: sess.run(fetch, {feed: pixels}),
               close=sess.close)

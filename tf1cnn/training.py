@@ -1,8 +1,9 @@
 """Training in graph mode with `MonitoredTrainingSession`.
 
-`train(config)` resolves the run (`run_spec.for_training`), then, in small
-steps that the benchmark reuses: `build_train_graph(spec)` builds one
-graph:
+`train(config)` resolves the run (`run_spec.for_training`), starts its
+cluster task (`distributed.start_task`: the spec's `placement`), then, in
+small steps that the benchmark reuses, each taking the spec:
+`build_train_graph(spec)` builds one graph:
 
     input pipeline (pinned to the CPU) -> network (is_training=True)
     -> loss = softmax cross-entropy (optionally label-smoothed)
@@ -481,12 +482,13 @@ class _ModelOps:
   variables: list  # the network's variables, for the warm start
 
 
-def _build_model(config, batch, network_fn, optimizer, global_step, devices,
-                 cluster=None):
+def _build_model(spec, batch, network_fn, optimizer, global_step):
   """The network on one device or as towers, the loss and the train op.
 
-  Only `--trainable_scopes` are trained (all by default).
+  Only `--trainable_scopes` are trained (all by default); a synchronous
+  cluster (`spec.placement`) aggregates the gradients of its replicas.
   """
+  config, devices = spec.config, spec.devices
   # The network's variables (weights, batch-norm statistics) are the ones
   # created from here until the optimizer adds its slots.
   before_model = {v.ref() for v in _V1.global_variables()}
@@ -496,7 +498,8 @@ def _build_model(config, batch, network_fn, optimizer, global_step, devices,
       network_fn, loss_fn, config.optim.label_smoothing)
   gradient_options = dict(
       clip_gradient_norm=config.optim.clip_gradient_norm,
-      summarize_gradients=config.summarize_histograms, sync_cluster=cluster)
+      summarize_gradients=config.summarize_histograms,
+      sync_cluster=spec.placement.cluster)
   if len(devices) > 1:
     towers = towers_lib.build_towers(network_fn, batch.images, batch.labels,
                                      devices, optimizer, loss_fn)
@@ -692,13 +695,13 @@ def _add_train_summaries(config, model, accuracy, learning_rate, end_points):
                              activations=end_points)
 
 
-def build_train_graph(spec, cluster=None, batch_fn=None):
+def build_train_graph(spec, batch_fn=None):
   """Builds the training graph of `spec`: input, network, loss, train op.
 
   Args:
-    spec: a RunSpec from `run_spec.for_training`.
-    cluster: the task's ClusterConfig (variables on the parameter servers,
-      input on this worker), or None.
+    spec: a RunSpec from `run_spec.for_training`; in a cluster
+      (`spec.placement`) the variables go to the parameter servers and the
+      input to this worker.
     batch_fn: builds the input batch instead of the dataset pipeline
       (the benchmark's in-memory batch); called inside the graph.
 
@@ -707,8 +710,7 @@ def build_train_graph(spec, cluster=None, batch_fn=None):
   """
   config = spec.config
   graph = tf.Graph()
-  with graph.as_default(), _V1.device(
-      distributed.worker_device_setter(cluster) if cluster else None):
+  with graph.as_default(), _V1.device(spec.placement.device_setter()):
     if config.seed is not None:
       _V1.set_random_seed(config.seed)
     global_step = _V1.train.get_or_create_global_step()
@@ -718,13 +720,11 @@ def build_train_graph(spec, cluster=None, batch_fn=None):
         batch = batch_fn()
       else:
         batch = spec.build_input(
-            config.train_split, config.batch_size, is_training=True,
-            seed=config.seed,
-            device=(f'/job:worker/task:{cluster.task_index}/cpu:0'
-                    if cluster else '/cpu:0'))
+            config.train_split, spec.batch_size, is_training=True,
+            seed=config.seed, device=spec.placement.input_device)
     batch, staging_hooks = device.maybe_stage(batch)
-    num_examples = batch.num_examples or config.batch_size
-    steps_per_epoch = num_examples / float(config.batch_size)
+    num_examples = batch.num_examples or spec.batch_size
+    steps_per_epoch = num_examples / float(spec.batch_size)
     last_step = (config.max_steps if config.max_steps > 0 else
                  int(math.ceil(config.num_epochs * steps_per_epoch)))
     network_fn = _remember_end_points(track_network_losses(spec.network_fn(
@@ -733,8 +733,7 @@ def build_train_graph(spec, cluster=None, batch_fn=None):
                                            steps_per_epoch, last_step)
     optimizer = precision.wrap_optimizer(
         optimizers.from_config(config.optim, learning_rate), spec.precision)
-    model = _build_model(config, batch, network_fn, optimizer, global_step,
-                         spec.devices, cluster)
+    model = _build_model(spec, batch, network_fn, optimizer, global_step)
     accuracy = tf.reduce_mean(tf.cast(
         tf.equal(tf.argmax(model.logits, 1, output_type=tf.int32),
                  model.labels), tf.float32), name='batch_accuracy')
@@ -745,20 +744,24 @@ def build_train_graph(spec, cluster=None, batch_fn=None):
                     last_step, steps_per_epoch, input_ops, staging_hooks)
 
 
-def default_hooks(spec, ops, is_chief=True):
+def default_hooks(spec, ops):
   """The hooks of a training run: stop, NaN check, log line, input wait.
+
+  A synchronous graph adds its replicas hook; the chief of a cluster (or a
+  local run, `spec.placement.is_chief`) the profiler's.
 
   Returns:
     `(hooks, logging_hook)`; the logging hook measures examples/sec.
   """
   config = spec.config
+  is_chief = spec.placement.is_chief
   logging_hook = _LoggingHook(
       dict(global_step=ops.global_step, loss=ops.model.loss,
            accuracy=ops.accuracy, learning_rate=ops.learning_rate),
-      config.log_every_n_steps, config.batch_size, ops.last_step)
+      config.log_every_n_steps, spec.batch_size, ops.last_step)
   hooks = [_V1.train.StopAtStepHook(last_step=ops.last_step),
            _V1.train.NanTensorHook(ops.model.loss), logging_hook,
-           device.InputWaitHook(config.batch_size,
+           device.InputWaitHook(spec.batch_size,
                                 every_n_steps=max(1, config.log_every_n_steps
                                                   // 5))]
   hooks.extend(ops.staging_hooks)
@@ -772,18 +775,23 @@ def default_hooks(spec, ops, is_chief=True):
   return hooks, logging_hook
 
 
-def session_config(spec, cluster=None):
+def session_config(spec):
   """The ConfigProto of a training session (devices, cluster, precision)."""
   return precision.apply_to_config(
-      distributed.restrict_to_own_tasks(towers_lib.add_cpu_devices(
-          runtime.session_config(), spec.devices), cluster), spec.precision)
+      distributed.restrict_to_own_tasks(
+          towers_lib.add_cpu_devices(runtime.session_config(), spec.devices),
+          spec.placement.cluster), spec.precision)
 
 
-def make_scaffold(spec, ops, existing, plan, is_chief=True):
-  """The Scaffold: a Saver that resumes across precisions, the warm start."""
+def make_scaffold(spec, ops, existing, plan):
+  """The Scaffold: a Saver that resumes across precisions, the warm start.
+
+  Only the chief (`spec.placement.is_chief`) warm-starts: the other workers
+  take its variables from the parameter servers.
+  """
   config = spec.config
   init_fn = None
-  if config.warm_start_from and is_chief:
+  if config.warm_start_from and spec.placement.is_chief:
     if existing:
       logging.info('--warm_start_from=%s is not used: resuming from %s',
                    config.warm_start_from, existing)
@@ -801,10 +809,11 @@ def make_scaffold(spec, ops, existing, plan, is_chief=True):
   return _V1.train.Scaffold(saver=saver, init_fn=init_fn)
 
 
-def run_training(spec, ops, hooks, scaffold, server=None, cluster=None,
-                 is_chief=True):
+def run_training(spec, ops, hooks, scaffold):
   """Runs the training loop to `ops.last_step` (or a stop signal).
 
+  The session is the chief's or a worker's as `spec.placement` says (its
+  server's target, checkpoints and summaries by the chief only).
   An input failure (`pipeline.input_failure`) raised by a step ends the
   loop like a stop signal, so the last step's checkpoint is saved before
   the one-line error.
@@ -813,37 +822,38 @@ def run_training(spec, ops, hooks, scaffold, server=None, cluster=None,
     `(last fetched step, last loss, interrupted)`; `interrupted` is the
     number of the signal that stopped the run, 0 when none did.
   """
-  config = spec.config
+  config, placement = spec.config, spec.placement
   save_steps = config.save_checkpoint_steps or None
   save_secs = None if save_steps else config.save_checkpoint_secs
-  if cluster is not None and save_secs:  # a restarted chief loses less
+  # In a cluster a restarted chief loses less.
+  if placement.cluster is not None and save_secs:
     save_secs = min(save_secs, distributed.CLUSTER_CHECKPOINT_SECS)
-  if is_chief:  # One graph in the events file (see summaries.train_writer).
+  if placement.is_chief:  # One graph in the events file (see train_writer).
     summaries.train_writer(config.train_dir)
   step_value, loss_value = 0, float('nan')
   with _StopOnSignal() as stop_signal, _training_failures(config,
                                                           ops.input_ops):
     with _V1.train.MonitoredTrainingSession(
-        master=server.target if server else '', is_chief=is_chief,
+        master=placement.master, is_chief=placement.is_chief,
         checkpoint_dir=config.train_dir, scaffold=scaffold, hooks=hooks,
         save_checkpoint_steps=save_steps, save_checkpoint_secs=save_secs,
         save_summaries_steps=(None if config.save_summaries_secs else
                               max(1, config.log_every_n_steps)),
         save_summaries_secs=config.save_summaries_secs or None,
         log_step_count_steps=0,
-        config=session_config(spec, cluster)) as sess:
+        config=session_config(spec)) as sess:
       input_error = None
       while not sess.should_stop():
         try:
           _, step_value, loss_value = sess.run(
               [ops.model.train_op, ops.global_step, ops.model.loss],
-              options=distributed.step_run_options(cluster))
+              options=distributed.step_run_options(placement.cluster))
         except tf.errors.OutOfRangeError:
           raise  # A queue closed by its runner: MonitoredSession reports it.
         except tf.errors.DeadlineExceededError:
           # A synchronous step no chief completes: over, or a lost chief.
-          if distributed.sync_step_timed_out(cluster, config.train_dir,
-                                             ops.last_step):
+          if distributed.sync_step_timed_out(placement.cluster,
+                                             config.train_dir, ops.last_step):
             break
           raise
         except tf.errors.OpError as e:
@@ -872,28 +882,26 @@ def train(config, extra_hooks=None) -> Optional[TrainResult]:
   """
   if config.job_name != 'ps':  # Before any work (a ps task writes nothing).
     writable.check_dir(config.train_dir, '--train_dir')
-  spec = run_spec.for_training(config)
-  cluster, server = distributed.start_task(config)
+  spec = dataclasses.replace(run_spec.for_training(config),
+                             placement=distributed.start_task(config))
   towers_lib.check_gpus_visible(spec.devices)
-  is_chief = cluster is None or cluster.is_chief
   try:
     os.makedirs(config.train_dir, exist_ok=True)
   except OSError as e:
     raise runtime.UserInputError(
         f'--train_dir={config.train_dir}: cannot create it '
         f'({e.strerror or e})') from None
-  with lock_train_dir(config.train_dir, is_chief):
-    return _train_holding_lock(config, extra_hooks, spec, cluster, server,
-                               is_chief)
+  with lock_train_dir(config.train_dir, spec.placement.is_chief):
+    return _train_holding_lock(spec, extra_hooks)
 
 
-def _train_holding_lock(config, extra_hooks, spec, cluster, server,
-                        is_chief):
+def _train_holding_lock(spec, extra_hooks):
   """`train` from the graph on, with the train_dir locked (a chief)."""
-  ops = build_train_graph(spec, cluster)
+  config, placement = spec.config, spec.placement
+  ops = build_train_graph(spec)
   with ops.graph.as_default():
     existing, plan, done = None, None, None
-    if is_chief:
+    if placement.is_chief:
       latest = checkpoints.latest_checkpoint(config.train_dir)
       done = checkpoints.checkpoint_step(latest) if latest else None
       existing, plan = prepare_train_dir(spec, spec.record(
@@ -906,26 +914,27 @@ def _train_holding_lock(config, extra_hooks, spec, cluster, server,
       return TrainResult(global_step=done, final_loss=float('nan'),
                          examples_per_sec=0.0, checkpoint=existing,
                          interrupted=False, already_finished=True)
-    scaffold = make_scaffold(spec, ops, existing, plan, is_chief)
-    hooks, logging_hook = default_hooks(spec, ops, is_chief)
+    scaffold = make_scaffold(spec, ops, existing, plan)
+    hooks, logging_hook = default_hooks(spec, ops)
     hooks.extend(extra_hooks or [])
     logging.info('training %s on %s: %d examples, %d classes, image %dx%d, '
                  'batch %d, until step %d (%.2f epochs)', config.model,
                  config.data.dataset, ops.batch.num_examples,
                  spec.num_classes, spec.image_size, spec.image_size,
-                 config.batch_size, ops.last_step,
+                 spec.batch_size, ops.last_step,
                  ops.last_step / ops.steps_per_epoch)
-    with distributed.watch_cluster(cluster):
-      if cluster is not None and is_chief:  # a restarted chief
+    with distributed.watch_cluster(placement.cluster):
+      if placement.cluster is not None and placement.is_chief:
+        # A restarted chief keeps what the other workers trained meanwhile.
         distributed.checkpoint_live_state(
-            server.target, scaffold.saver, config.train_dir,
-            session_config(spec, cluster), ops.global_step)
-      step_value, loss_value, interrupted = run_training(
-          spec, ops, hooks, scaffold, server, cluster, is_chief)
+            placement.master, scaffold.saver, config.train_dir,
+            session_config(spec), ops.global_step)
+      step_value, loss_value, interrupted = run_training(spec, ops, hooks,
+                                                         scaffold)
   final = checkpoints.latest_checkpoint(config.train_dir)
   # The fetched step was read before the last increment; another worker's
   # run reports the step it fetched, not the chief's checkpoint.
-  if final and is_chief:
+  if final and placement.is_chief:
     step_value = checkpoints.checkpoint_step(final) or step_value
   if interrupted:
     logging.warning('interrupted at step %d by %s (loss %.4f); checkpoint %s',

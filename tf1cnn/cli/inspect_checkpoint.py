@@ -60,8 +60,7 @@ def restored_variables(config, prefix):
                                  fallback_num_classes=fallback)
   with tf.Graph().as_default():
     images = _V1.placeholder(tf.float32, [
-        config.eval_batch_size, spec.image_size, spec.image_size,
-        spec.channels])
+        spec.batch_size, spec.image_size, spec.image_size, spec.channels])
     spec.network_fn(is_training=False)(images)
     var_map, used_averages = checkpoints.restore_var_map(
         prefix, use_moving_averages=config.use_moving_averages,
