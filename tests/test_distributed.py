@@ -270,6 +270,26 @@ class WatchdogTest(tf.test.TestCase):
                      r'answered for 10 s \(--cluster_timeout_secs\)')
     self.assertNotIn('\n', message)
 
+  def test_no_step_for_the_step_timeout_fails_once_armed(self):
+    cluster = distributed.cluster_config('127.0.0.1:1', '127.0.0.1:3',
+                                         'worker', 0)
+    cluster.timeout_secs = 10  # --cluster_timeout_secs
+    watchdog = distributed.ClusterWatchdog(cluster, cluster.timeout_secs,
+                                           probe=lambda _: True)
+    self.assertEqual(distributed.step_timeout_secs(cluster), 50)
+    down = {}
+    # Not armed before the first step (session creation waits as it must).
+    self.assertIsNone(watchdog.check_once(down, 1000.0))
+    watchdog.step_done(now=1000.0)
+    self.assertIsNone(watchdog.check_once(down, 1049.0))
+    watchdog.step_done(now=1049.0)
+    self.assertIsNone(watchdog.check_once(down, 1098.0))
+    message = watchdog.check_once(down, 1099.0)
+    self.assertRegex(message, r'^worker 0: no training step completed for '
+                     r'50 s \(5 x --cluster_timeout_secs\): a parameter '
+                     r'server \(127.0.0.1:1\)')
+    self.assertNotIn('\n', message)
+
   def test_the_thread_reports_a_port_nobody_listens_on(self):
     port = _free_port()
     cluster = distributed.cluster_config(f'127.0.0.1:{port}',

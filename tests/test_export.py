@@ -104,6 +104,102 @@ class ExportTest(tf.test.TestCase):
           train_dir=self.get_temp_dir(), export_dir=self.get_temp_dir()))
 
 
+_LOGITS_SCOPE_MODEL = """
+import tensorflow.compat.v1 as tf
+
+
+def _dense(inputs, units):
+  weights = tf.get_variable('weights', [inputs.shape[1], units])
+  biases = tf.get_variable('biases', [units],
+                           initializer=tf.zeros_initializer())
+  return weights, biases
+
+
+def scoped(images, num_classes, is_training):
+  flat = tf.reshape(images, [-1, 32 * 32 * 3])
+  with tf.variable_scope('hidden'):
+    weights, biases = _dense(flat, 8)
+    hidden = tf.nn.relu(tf.matmul(flat, weights) + biases)
+  with tf.variable_scope('logits'):  # as many TF 1.x tutorials name it
+    weights, biases = _dense(hidden, num_classes)
+    return tf.matmul(hidden, weights) + biases
+
+
+def named_op(images, num_classes, is_training):
+  flat = tf.reshape(images, [-1, 32 * 32 * 3])
+  with tf.variable_scope('hidden'):
+    weights, biases = _dense(flat, 8)
+    hidden = tf.nn.relu(tf.matmul(flat, weights) + biases)
+  with tf.variable_scope('out'):
+    weights, biases = _dense(hidden, num_classes)
+  return tf.add(tf.matmul(hidden, weights), biases, name='logits')
+"""
+
+
+class UserModelNamedLogitsTest(tf.test.TestCase):
+  """A `--model=FILE.py:fn` whose own scope or op is named `logits`."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.data_dir = tempfile.mkdtemp()
+    make_striped_dataset(cls.data_dir, per_class=6)
+    cls.model_file = os.path.join(tempfile.mkdtemp(), 'logits_nets.py')
+    with open(cls.model_file, 'w') as f:
+      f.write(_LOGITS_SCOPE_MODEL)
+
+  def _export_and_compare(self, function, output_scope):
+    train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    training.train(config_lib.training_config(
+        model=f'{self.model_file}:{function}', data_dir=self.data_dir,
+        train_dir=train_dir, image_size=32, batch_size=4, max_steps=3, seed=1,
+        input_threads=1))
+    # The frozen GraphDef and TFLite find their outputs by node name.
+    target = export.export_saved_model(config_lib.export_config(
+        train_dir=train_dir, data_dir=self.data_dir,
+        export_dir=os.path.join(self.get_temp_dir(), function),
+        formats=['saved_model', 'frozen', 'tflite'], verify_images=4))
+    pixels = np.random.RandomState(0).uniform(
+        0, 255, (3, 32, 32, 3)).astype(np.float32)
+    with tf.Graph().as_default() as graph, self.session(graph=graph) as sess:
+      meta = _V1.saved_model.loader.load(
+          sess, [_V1.saved_model.tag_constants.SERVING], target)
+      signature = meta.signature_def['predict_images']
+      self.assertEqual(signature.outputs['logits'].name, 'logits:0')
+      served = sess.run(signature.outputs['logits'].name,
+                        {signature.inputs['images'].name: pixels})
+    graph_def = _V1.GraphDef()
+    with open(os.path.join(target, 'frozen', 'model.pb'), 'rb') as f:
+      graph_def.ParseFromString(f.read())
+    with tf.Graph().as_default() as graph, self.session(graph=graph) as sess:
+      _V1.import_graph_def(graph_def, name='')
+      frozen = sess.run('logits:0', {'input:0': pixels})
+    self.assertTrue(os.path.isfile(
+        os.path.join(target, 'tflite', 'model_float32.tflite')))
+    # The checkpoint's logits in numpy: per-image standardisation (the
+    # folder's recipe), then the two dense layers from its variables.
+    prefix = tf.train.latest_checkpoint(train_dir)
+    variable = lambda name: tf.train.load_variable(prefix, name)
+    flat = pixels.reshape(3, -1).astype(np.float64)
+    mean = flat.mean(axis=1, keepdims=True)
+    deviation = np.maximum(flat.std(axis=1, keepdims=True),
+                           1 / np.sqrt(flat.shape[1]))
+    flat = (flat - mean) / deviation
+    hidden = np.maximum(
+        flat @ variable('hidden/weights') + variable('hidden/biases'), 0)
+    want = (hidden @ variable(f'{output_scope}/weights') +
+            variable(f'{output_scope}/biases'))
+    self.assertAllClose(served, want, atol=1e-5, rtol=0)
+    self.assertAllClose(frozen, want, atol=1e-5, rtol=0)
+    self.assertGreater(np.abs(want[:, 0] - want[:, 1]).max(), 1e-3)
+
+  def test_a_top_level_logits_scope(self):
+    self._export_and_compare('scoped', 'logits')
+
+  def test_a_top_level_op_named_logits(self):
+    self._export_and_compare('named_op', 'out')
+
+
 class PredictionTest(tf.test.TestCase):
   """scripts/predict.py and tf1cnn.prediction on an export."""
 
@@ -130,8 +226,11 @@ class PredictionTest(tf.test.TestCase):
 
   def test_batches_follow_the_files_and_rank_the_classes(self):
     # The base folder resolves to its highest version; batches of 4 over 6.
+    # The SavedModel itself (the default export's TFLite file is compared
+    # with the checkpoint in test_serving.py).
     got, skipped = prediction.predict_files(self.export_dir, [self.folder],
-                                            top_k=5, batch_size=4)
+                                            top_k=5, batch_size=4,
+                                            serving_format='saved_model')
     self.assertEqual(skipped, 0)
     self.assertEqual([p.path for p in got], self.files)
     want = self._signature_probabilities()

@@ -8,11 +8,13 @@ with a numpy count over those probabilities; `tf1cnn-predict`'s default
 choice with the format it must pick and with the SavedModel's answers.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -222,6 +224,44 @@ class ServingFormatsTest(tf.test.TestCase):
                       export_formats.FLOAT_TOLERANCE)
       self.assertLess(abs(dict(got.classes)['vertical'] - want[1]),
                       max(0.05, 2 * self.rows[choice.name]['max_abs_diff']))
+
+  def test_default_export_holds_the_fast_format(self):
+    version = export.export_saved_model(config_lib.export_config(
+        train_dir=self.train_dir, data_dir=self.data_dir,
+        export_dir=os.path.join(self.get_temp_dir(), 'default'),
+        verify_images=4))
+    record = served.read_run_config(version)
+    self.assertEqual(record['formats'],
+                     list(export_formats.DEFAULT_FORMATS))
+    self.assertTrue(os.path.isfile(
+        export_formats.format_path(version, 'tflite_dynamic')))
+
+  def test_default_export_goes_on_when_the_fast_format_is_refused(self):
+    def refuse(job, fmt):
+      del job
+      raise runtime.UserInputError(f'--formats={fmt.name}: TFLite cannot '
+                                   'convert this model (test)')
+    refused = dict(export_formats._BY_NAME)  # pylint: disable=protected-access
+    refused['tflite_dynamic'] = dataclasses.replace(
+        refused['tflite_dynamic'], writer=refuse)
+    with mock.patch.object(export_formats, '_BY_NAME', refused):
+      with self.assertLogs(level='WARNING') as logs:
+        version = export.export_saved_model(config_lib.export_config(
+            train_dir=self.train_dir, data_dir=self.data_dir,
+            export_dir=os.path.join(self.get_temp_dir(), 'refused'),
+            verify_images=4))
+      self.assertEqual(served.read_run_config(version)['formats'],
+                       ['saved_model'])
+      self.assertIn('goes on without it', '\n'.join(logs.output))
+      self.assertEqual(prediction.choose_serving(version).name,
+                       'saved_model')
+      # Named in --formats, the same refusal is an error.
+      with self.assertRaisesRegex(runtime.UserInputError,
+                                  'tflite_dynamic: TFLite cannot convert'):
+        export.export_saved_model(config_lib.export_config(
+            train_dir=self.train_dir, data_dir=self.data_dir,
+            export_dir=os.path.join(self.get_temp_dir(), 'named'),
+            formats=['saved_model', 'tflite_dynamic'], verify_images=4))
 
   def test_benchmark_serving_only_run(self):
     output = os.path.join(self.get_temp_dir(), 'serving.json')

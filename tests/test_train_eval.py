@@ -115,21 +115,26 @@ class TrainEvalTest(tf.test.TestCase):
 
   def test_loss_falls_and_training_resumes(self):
     train_dir = tempfile.mkdtemp(dir=self.get_temp_dir())
-    first = training.train(_config(self.data_dir, train_dir, max_steps=10))
-    self.assertEqual(first.global_step, 10)
+    # One input thread (a fixed batch order) and a moderate rate: the loss
+    # on the test images is compared before and after, so neither may hinge
+    # on the order of the batches or on an Adam spike.
+    steady = dict(input_threads=1, learning_rate=1e-3)
+    first = training.train(_config(self.data_dir, train_dir, max_steps=2,
+                                   **steady))
+    self.assertEqual(first.global_step, 2)
     reader = _V1.train.load_checkpoint(os.path.join(train_dir,
-                                                    'model.ckpt-10'))
+                                                    'model.ckpt-2'))
     saved = reader.get_tensor('conv1_scope/weights')
     # At a learning rate of 0 a resumed run keeps the saved weights exactly;
     # a run that restarted at step 0 would hold freshly drawn ones.
-    frozen = training.train(_config(self.data_dir, train_dir, max_steps=12,
-                                    learning_rate=0.0))
-    self.assertEqual(frozen.global_step, 12)
+    frozen = training.train(_config(self.data_dir, train_dir, max_steps=4,
+                                    input_threads=1, learning_rate=0.0))
+    self.assertEqual(frozen.global_step, 4)
     reader = _V1.train.load_checkpoint(os.path.join(train_dir,
-                                                    'model.ckpt-12'))
+                                                    'model.ckpt-4'))
     self.assertAllEqual(reader.get_tensor('conv1_scope/weights'), saved)
     second = training.train(_config(self.data_dir, train_dir, max_steps=60,
-                                    keep_checkpoint_max=10))
+                                    keep_checkpoint_max=10, **steady))
     self.assertEqual(second.global_step, 60)
 
     def test_loss(step):
@@ -138,8 +143,8 @@ class TrainEvalTest(tf.test.TestCase):
           checkpoint_path=os.path.join(train_dir, f'model.ckpt-{step}'),
           use_moving_averages=False))
 
-    early, late = test_loss(10), test_loss(60)
-    self.assertLess(late['loss'], early['loss'])
+    early, late = test_loss(2), test_loss(60)
+    self.assertLess(late['loss'], 0.5 * early['loss'])
     self.assertGreaterEqual(late['accuracy'], 0.9)  # stripes are easy
 
   def test_profile_every_n_steps_writes_chrome_traces(self):

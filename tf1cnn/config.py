@@ -199,11 +199,11 @@ class ExportConfig(RunConfig):
   export_dir: str = 'runs/export'
   export_version: Optional[int] = None
   use_moving_averages: bool = True
-  # names of tf1cnn.export_formats.FORMATS, or all
+  # names of tf1cnn.export_formats.FORMATS, all or default
   # (tf1cnn.export_formats); each is compared with the checkpoint on
   # verify_images images, tflite_int8 calibrated on representative_images.
   formats: List[str] = dataclasses.field(
-      default_factory=lambda: ['saved_model'])
+      default_factory=lambda: ['default'])
   verify_images: int = 32
   representative_images: int = 200
 

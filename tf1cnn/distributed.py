@@ -457,15 +457,53 @@ def sync_hooks(graph, is_chief):
   return [_SyncHook(sync, is_chief)] if sync is not None else []
 
 
-def step_run_options(cluster):
-  """RunOptions bounding a synchronous step of a non-chief worker, or None.
+# Any other step in a cluster may take this many --cluster_timeout_secs.
+STEP_TIMEOUT_FACTOR = 5
 
-  Such a step waits for a token that only the chief's queue runner hands
-  out; with the chief gone (finished, failed) it would wait for ever.
+
+def step_timeout_secs(cluster):
+  """The longest a training step of this task may take in a cluster.
+
+  A synchronous step of a non-chief worker waits for a token that only the
+  chief's queue runner hands out: `--cluster_timeout_secs`. Any other step
+  (asynchronous, or the chief's) gets `STEP_TIMEOUT_FACTOR` times that: a
+  parameter server whose process no longer answers while its port still
+  accepts connections (stopped, swapping, wedged) passes the watchdog's
+  probe, and its variables' reads would block the step for ever.
   """
-  if cluster is None or not cluster.sync_replicas or cluster.is_chief:
+  if cluster.sync_replicas and not cluster.is_chief:
+    return cluster.timeout_secs
+  return STEP_TIMEOUT_FACTOR * cluster.timeout_secs
+
+
+def step_run_options(cluster):
+  """RunOptions bounding a training step in a cluster (None: no cluster)."""
+  if cluster is None:
     return None
-  return _V1.RunOptions(timeout_in_ms=int(cluster.timeout_secs * 1000))
+  return _V1.RunOptions(timeout_in_ms=int(step_timeout_secs(cluster) * 1000))
+
+
+def step_timed_out(cluster, train_dir, last_step):
+  """After a step in a cluster ran out of time: is training over?
+
+  Returns:
+    True when a non-chief's synchronous step waited for a chief that
+    finished (`sync_step_timed_out`).
+
+  Raises:
+    UserInputError: naming what did not answer and for how long.
+  """
+  if cluster.sync_replicas and not cluster.is_chief:
+    return sync_step_timed_out(cluster, train_dir, last_step)
+  others = (' or, in synchronous training, a worker that did not send its '
+            'gradients' if cluster.sync_replicas else '')
+  raise runtime.UserInputError(
+      f'worker {cluster.task_index}: a training step got no answer for '
+      f'{step_timeout_secs(cluster)} s ({STEP_TIMEOUT_FACTOR} x '
+      f'--cluster_timeout_secs): a parameter server '
+      f'({", ".join(cluster.ps_hosts)}) that accepts connections but does '
+      f'not respond{others}; restart it, then this task (it resumes from '
+      'the last checkpoint)')
 
 
 def sync_step_timed_out(cluster, train_dir, last_step):
@@ -532,7 +570,7 @@ class ClusterWatchdog:
   """
 
   def __init__(self, cluster, timeout_secs, interval=1.0, fail=_fail_now,
-               probe=reachable):
+               probe=reachable, step_timeout_secs=None):
     self._cluster = cluster
     self._timeout = float(timeout_secs)
     self._interval = interval
@@ -540,13 +578,46 @@ class ClusterWatchdog:
     self._probe = probe
     self._stop = threading.Event()
     self._thread = None
+    self._step_timeout = float(step_timeout_secs or
+                               STEP_TIMEOUT_FACTOR * timeout_secs)
+    self._last_step_at = None
+
+  def step_done(self, now=None):
+    """Notes a completed training step (arms the step check)."""
+    self._last_step_at = time.monotonic() if now is None else now
+
+  def progress_hook(self):
+    """A SessionRunHook calling `step_done` after every training step."""
+    watchdog = self
+
+    class _Progress(_V1.train.SessionRunHook):
+
+      def after_run(self, run_context, run_values):
+        del run_context, run_values
+        watchdog.step_done()
+
+    return _Progress()
 
   def check_once(self, down_since, now):
     """One round of probes; returns the failure message or None.
 
     `down_since` maps a ps index to when it was first seen unreachable
-    (updated here).
+    (updated here). Once a step has completed (`step_done`), no further
+    step for `step_timeout_secs` fails too: a parameter server that still
+    accepts connections but does not answer (a stopped or wedged process)
+    passes the probes, and TensorFlow waits on it for ever.
     """
+    if (self._last_step_at is not None
+        and now - self._last_step_at >= self._step_timeout):
+      others = (' (or, in synchronous training, a worker that sends no '
+                'gradients)' if self._cluster.sync_replicas else '')
+      return (f'worker {self._cluster.task_index}: no training step '
+              f'completed for {int(self._step_timeout)} s '
+              f'({STEP_TIMEOUT_FACTOR} x --cluster_timeout_secs): a '
+              f'parameter server ({", ".join(self._cluster.ps_hosts)}) '
+              f'accepts connections but does not respond{others}; restart '
+              'it, then this task (a restarted cluster resumes from the '
+              'chief\'s latest checkpoint in --train_dir)')
     for index, address in enumerate(self._cluster.ps_hosts):
       if self._probe(address):
         if index in down_since and now - down_since[index] > 2 * self._interval:

@@ -79,13 +79,24 @@ def _recorded_geometry(images, spec):
 
 
 def _named(tensor, name):
-  """`tf.identity(tensor, name=name)`, refusing a name the model took."""
-  named = tf.identity(tensor, name=name)
-  if named.op.name != name:
-    raise runtime.UserInputError(
-        f'the model already has a top-level node named {name!r}; exports name '
-        'their outputs probabilities, classes, logits, class_names')
-  return named
+  """`tensor` as the top-level node `name`, refusing a node the model took.
+
+  A model's own scope of that name (`with tf.variable_scope('logits')`,
+  nodes `logits/...`) leaves the name of a node free: the identity takes
+  it exactly (a name ending in '/' is used as given, not made unique as
+  TensorFlow otherwise does after a scope of that name). A model whose
+  output node already has the name (`tf.add(..., name='logits')`) is
+  served by that node; any other node of that name is refused.
+  """
+  try:
+    taken = tensor.graph.get_operation_by_name(name)
+  except KeyError:
+    return tf.identity(tensor, name=f'{name}/')
+  if tensor.op is taken:
+    return tensor
+  raise runtime.UserInputError(
+      f'the model already has a top-level node named {name!r}; exports name '
+      'their outputs probabilities, classes, logits, class_names')
 
 
 def normalize_batch(images, preprocessing, for_tflite=False):
@@ -167,9 +178,9 @@ class _Restorer:
   reference graph after it reuse that map by variable name.
   """
 
-  def __init__(self, prefix, config, spec):
+  def __init__(self, prefix, spec):
     self._prefix = prefix
-    self._config = config
+    self._config = spec.config
     self._spec = spec
     self._names = None
     self.used_averages = False
@@ -228,8 +239,7 @@ def export_saved_model(config):
       checkpoint.
   """
   prefix, spec, formats, version, target = _plan(config)
-  pixels, files, description, representative = _images(config, spec,
-                                                        formats)
+  pixels, files, description, representative = _images(spec, formats)
   with _write_failures(config.export_dir, target):
     os.makedirs(config.export_dir, exist_ok=True)
     staging_parent = tempfile.mkdtemp(prefix=f'.{version}-',
@@ -237,9 +247,9 @@ def export_saved_model(config):
   staging = os.path.join(staging_parent, 'model')
   try:
     with _write_failures(config.export_dir, target):
-      used_averages = _write_version(config, spec, prefix, formats,
-                                     staging_parent, staging, target, pixels,
-                                     files, description, representative)
+      used_averages, formats = _write_version(
+          spec, prefix, formats, staging_parent, staging, target, pixels,
+          files, description, representative)
   finally:
     shutil.rmtree(staging_parent, ignore_errors=True)
   logging.info('exported %s (%s, %s preprocessing with %s decode, moving '
@@ -272,11 +282,13 @@ def _plan(config):
   return prefix, spec, formats, version, target
 
 
-def _images(config, spec, formats):
+def _images(spec, formats):
   """`(pixels, files, description, representative)` of `export_formats`.
 
   Read first: a missing calibration set fails before anything is built.
+  The data is the spec's: the dataset recorded with the checkpoint.
   """
+  config = spec.config
   pixels, files, description = export_formats.verification_images(
       spec, config, config.verify_images)
   representative = None
@@ -318,28 +330,32 @@ def _write_failures(export_dir, target):
         f'({reason}); nothing was exported') from None
 
 
-def _write_version(config, spec, prefix, formats, staging_parent, staging,
-                   target, pixels, files, description, representative):
+def _write_version(spec, prefix, formats, staging_parent, staging, target,
+                   pixels, files, description, representative):
   """Writes, checks and moves every format into `target`.
 
   Each serving graph a chosen format needs (`ExportFormat.graph`) is built
   and restored once and every such format written from its session, in
   registry order (the SavedModel first).
 
-  Returns whether the moving averages were restored.
+  Returns `(whether the moving averages were restored, the formats
+  written)`.
   """
-  restorer = _Restorer(prefix, config, spec)
+  restorer = _Restorer(prefix, spec)
   labels_dir = os.path.join(staging_parent, 'labels')
   os.makedirs(labels_dir)
   checkpoints.write_labels(labels_dir, spec.class_names)
+  optional = export_formats.optional_formats(spec.config.formats)
+  skipped = []
   for graph in export_formats.GRAPHS:
     chosen = [export_formats.get(name) for name in formats
               if export_formats.get(name).graph == graph]
     if chosen:
-      _write_from_graph(spec, prefix, restorer, graph, chosen, dict(
+      skipped += _write_from_graph(spec, prefix, restorer, graph, chosen, dict(
           version_dir=staging, class_names=list(spec.class_names),
           labels_path=os.path.join(labels_dir, 'labels.txt'),
-          representative=representative))
+          representative=representative), optional)
+  formats = tuple(name for name in formats if name not in skipped)
   os.makedirs(staging, exist_ok=True)
   checkpoints.write_labels(staging, spec.class_names)
   verification = _verify(spec, prefix, restorer, staging, formats, pixels,
@@ -348,11 +364,17 @@ def _write_version(config, spec, prefix, formats, staging_parent, staging,
       source_checkpoint=prefix, used_moving_averages=restorer.used_averages,
       formats=list(formats), verification=verification))
   os.rename(staging, target)
-  return restorer.used_averages
+  return restorer.used_averages, formats
 
 
-def _write_from_graph(spec, prefix, restorer, graph, chosen, job):
-  """Builds serving graph `graph`, restores it and runs each chosen writer."""
+def _write_from_graph(spec, prefix, restorer, graph, chosen, job,
+                      optional=()):
+  """Builds serving graph `graph`, restores it and runs each chosen writer.
+
+  A format in `optional` (asked for only by `--formats=default`) that its
+  converter refuses is left out with a warning; returns those left out.
+  """
+  skipped = []
   with tf.Graph().as_default():
     inputs, outputs = build_serving_graph(spec, with_jpeg=graph == 'jpeg')
     saver = restorer.saver()
@@ -363,7 +385,15 @@ def _write_from_graph(spec, prefix, restorer, graph, chosen, job):
           signatures=_signature_inputs(inputs) if graph == 'jpeg' else {},
           **job)
       for fmt in chosen:
-        fmt.writer(job, fmt)
+        try:
+          fmt.writer(job, fmt)
+        except runtime.UserInputError as e:
+          if fmt.name not in optional:
+            raise
+          logging.warning('%s; the export goes on without it (name it in '
+                          '--formats to make this an error)', e)
+          skipped.append(fmt.name)
+  return skipped
 
 
 def _verify(spec, prefix, restorer, staging, formats, pixels, files,

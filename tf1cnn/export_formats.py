@@ -390,8 +390,13 @@ REGISTRY = (
 )
 FORMATS = tuple(fmt.name for fmt in REGISTRY)
 FLOAT_FORMATS = tuple(fmt.name for fmt in REGISTRY if fmt.kind == 'float')
-# `--formats` values: every format name and `all`.
-CHOICES = FORMATS + ('all',)
+# `--formats=default` (the default): the SavedModel, and the format
+# `tf1cnn-predict` serves with by default (`prediction.SERVING_PREFERENCE`),
+# the latter left out with a warning when its converter refuses the model.
+DEFAULT_FORMATS = ('saved_model', 'tflite_dynamic')
+OPTIONAL_DEFAULT_FORMATS = ('tflite_dynamic',)
+# `--formats` values: every format name, `all` and `default`.
+CHOICES = FORMATS + ('all', 'default')
 _BY_NAME = {fmt.name: fmt for fmt in REGISTRY}
 
 
@@ -408,16 +413,29 @@ def format_path(version_dir, name):
 def help_text():
   """The `--formats` help: every format, one clause each."""
   listed = '; '.join(f'{fmt.name}: {fmt.summary}' for fmt in REGISTRY)
-  return (f'Formats to write into the version folder, or all (every one '
-          f'whose packages are installed): {listed}. Each is compared with '
-          'the checkpoint first.')
+  return (f'Formats to write into the version folder, default '
+          f'({" and ".join(DEFAULT_FORMATS)}, the fast format tf1cnn-predict '
+          'uses, left out with a warning when it cannot be converted) or all '
+          f'(every one whose packages are installed): {listed}. Each is '
+          'compared with the checkpoint first.')
+
+
+def optional_formats(formats):
+  """The formats `--formats` asks for only through `default` (may be skipped)."""
+  if isinstance(formats, str):
+    formats = formats.split(',')
+  names = {name.strip() for name in formats}
+  if 'default' not in names or 'all' in names:
+    return ()
+  return tuple(name for name in OPTIONAL_DEFAULT_FORMATS if name not in names)
 
 
 def parse_formats(formats):
-  """`--formats` values (list or comma string, `all`) -> ordered tuple.
+  """`--formats` values (list or comma string, `all`, `default`) -> tuple.
 
   `all` is every format whose packages are installed (with a warning for
-  the others); a format named explicitly must have them.
+  the others); `default` is `DEFAULT_FORMATS`; a format named explicitly
+  must have its packages.
 
   Raises:
     UserInputError: an unknown format, listing the valid ones, or one whose
@@ -429,6 +447,9 @@ def parse_formats(formats):
   if not names:
     raise runtime.UserInputError(f'--formats is empty: use all or some of '
                                  f'{",".join(FORMATS)}')
+  if 'default' in names:
+    names = [name for name in names if name != 'default'] + list(
+        DEFAULT_FORMATS)
   if 'all' in names:
     skipped = [fmt for fmt in REGISTRY if fmt.missing_modules()]
     for fmt in skipped:

@@ -354,13 +354,13 @@ def _define_export(fv):
                        'checkpoint\'s step.', lower_bound=0, flag_values=fv)
   # The choices and their help come from the format registry.
   from tf1cnn import export_formats  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_list('formats', ['saved_model'], export_formats.help_text(),
+  flags.DEFINE_list('formats', ['default'], export_formats.help_text(),
                     flag_values=fv)
   flags.register_validator(
       'formats', lambda values: all(
           v.strip() in export_formats.CHOICES for v in values or []
           if v.strip()),
-      message='--formats: use all or some of '
+      message='--formats: use default, all or some of '
       f'{",".join(export_formats.FORMATS)}', flag_values=fv)
   flags.DEFINE_integer('verify_images', 32, 'Images of --data_dir\'s test '
                        'split each format is compared with the checkpoint '

@@ -306,9 +306,7 @@ def _load_tflite(path, num_threads=None):
     raise runtime.UserInputError(f'{path}: cannot load the TFLite model '
                                  f'({e})') from None
   inputs = interpreter.get_input_details()
-  if len(inputs) != 1:
-    raise runtime.UserInputError(
-        f'{path}: {len(inputs)} inputs; a tf1cnn export has one (pixels)')
+  _check_one_input(inputs, path)
   size, channels = _square_input(inputs[0]['shape'], path)
   try:
     output = tflite_output_index(interpreter.get_output_details(),
@@ -382,6 +380,19 @@ def _load_saved_model(path, num_threads=None):
               close=sess.close)
 
 
+def _load_error(path, what, error):
+  """`path: what (ErrorType: first line)` as a UserInputError."""
+  first = (str(error).strip().splitlines() or [''])[0]
+  return runtime.UserInputError(
+      f'{path}: {what} ({type(error).__name__}: {first[:300]})')
+
+
+def _check_one_input(inputs, path):
+  if len(inputs) != 1:
+    raise runtime.UserInputError(
+        f'{path}: {len(inputs)} inputs; a tf1cnn export has one (pixels)')
+
+
 def _load_onnx(path, num_threads=None):
   try:
     import onnxruntime  # pylint: disable=g-import-not-at-top
@@ -397,14 +408,9 @@ def _load_onnx(path, num_threads=None):
     sess = onnxruntime.InferenceSession(
         path, sess_options=options, providers=['CPUExecutionProvider'])
   except Exception as e:  # pylint: disable=broad-except
-    first = (str(e).strip().splitlines() or [''])[0]
-    raise runtime.UserInputError(
-        f'{path}: cannot load the ONNX model ({type(e).__name__}: '
-        f'{first[:300]})') from None
+    raise _load_error(path, 'cannot load the ONNX model', e) from None
   feeds = sess.get_inputs()
-  if len(feeds) != 1:
-    raise runtime.UserInputError(
-        f'{path}: {len(feeds)} inputs; a tf1cnn export has one (pixels)')
+  _check_one_input(feeds, path)
   if 'probabilities' not in [o.name for o in sess.get_outputs()]:
     raise runtime.UserInputError(
         f'{path}: no \'probabilities\' output (not a tf1cnn export)')
@@ -435,9 +441,7 @@ def _load_openvino(path, num_threads=None):
     core = openvino.Core()
     model = core.read_model(path)
     inputs = model.inputs
-    if len(inputs) != 1:
-      raise runtime.UserInputError(
-          f'{path}: {len(inputs)} inputs; a tf1cnn export has one (pixels)')
+    _check_one_input(inputs, path)
     shape = [d.get_length() if d.is_static else None
              for d in inputs[0].get_partial_shape()]
     size, channels = _square_input(shape, path)
@@ -446,10 +450,7 @@ def _load_openvino(path, num_threads=None):
   except runtime.UserInputError:
     raise
   except Exception as e:  # pylint: disable=broad-except
-    first = (str(e).strip().splitlines() or [''])[0]
-    raise runtime.UserInputError(
-        f'{path}: OpenVINO cannot load the model ({type(e).__name__}: '
-        f'{first[:300]})') from None
+    raise _load_error(path, 'OpenVINO cannot load the model', e) from None
   request = compiled.create_infer_request()
 
   def _run(pixels):

@@ -851,9 +851,10 @@ def run_training(spec, ops, hooks, scaffold):
         except tf.errors.OutOfRangeError:
           raise  # A queue closed by its runner: MonitoredSession reports it.
         except tf.errors.DeadlineExceededError:
-          # A synchronous step no chief completes: over, or a lost chief.
-          if distributed.sync_step_timed_out(placement.cluster,
-                                             config.train_dir, ops.last_step):
+          # A step the cluster did not complete in time: a synchronous one
+          # no chief completes (over, or a lost chief), or a stuck server.
+          if distributed.step_timed_out(placement.cluster, config.train_dir,
+                                        ops.last_step):
             break
           raise
         except tf.errors.OpError as e:
@@ -923,7 +924,9 @@ def _train_holding_lock(spec, extra_hooks):
                  spec.num_classes, spec.image_size, spec.image_size,
                  spec.batch_size, ops.last_step,
                  ops.last_step / ops.steps_per_epoch)
-    with distributed.watch_cluster(placement.cluster):
+    with distributed.watch_cluster(placement.cluster) as watchdog:
+      if watchdog is not None:
+        hooks.append(watchdog.progress_hook())
       if placement.cluster is not None and placement.is_chief:
         # A restarted chief keeps what the other workers trained meanwhile.
         distributed.checkpoint_live_state(
