@@ -214,7 +214,16 @@ class FlagGroupsTest(tf.test.TestCase):
     self.assertIn('tf1cnn-train --flagfile=data/fashion_inception.flags\n',
                   done.stdout)
     self.assertIn('--learning_rate', done.stdout)
+    self.assertIn('--flagfile', done.stdout)
     self.assertNotIn('--saved_model_dir', done.stdout)
+    # absl's, TensorFlow's and the test runner's flags only in --helpfull.
+    for foreign in ('logtostderr', 'hbm_oom_exit', 'test_tmpdir',
+                    'only_check_args'):
+      self.assertNotIn(foreign, done.stdout)
+    full = _run(['scripts/train.py', '--helpfull'])
+    self.assertEqual(full.returncode, 0, full.stderr)
+    self.assertIn('logtostderr', full.stdout)
+    self.assertIn('--learning_rate', full.stdout)
 
 
 class RecordedPreprocessingTest(tf.test.TestCase):

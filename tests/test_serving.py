@@ -11,6 +11,7 @@ choice with the format it must pick and with the SavedModel's answers.
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -198,6 +199,8 @@ class ServingFormatsTest(tf.test.TestCase):
       self.assertLessEqual(row['p50_ms'], row['p99_ms'])
       self.assertEqual(row['max_abs_diff'], self.rows[row['name']][
           'max_abs_diff'])
+      self.assertEqual(row['top1_agreement'], self.rows[row['name']][
+          'top1_agreement'])
       if row['format'] in ('saved_model', 'onnx'):
         self.assertAllClose(row['test_accuracy'], checkpoint_accuracy)
     runtimes = {row['name']: row['runtime'] for row in rows}
@@ -207,14 +210,16 @@ class ServingFormatsTest(tf.test.TestCase):
     text = '\n'.join(serving_benchmark.format_rows(rows,
                                                    checkpoint_accuracy))
     self.assertIn('fastest at batch 64 within 1 point', text)
+    self.assertIn('top-1 agree', text)
 
   def test_predict_default_serves_the_preferred_format(self):
     choice = prediction.choose_serving(self.version)
-    if self.rows['tflite_dynamic']['top1_agreement'] >= \
-        prediction.MIN_AGREEMENT:
-      self.assertEqual(choice.name, 'tflite_dynamic')
-    else:
-      self.assertEqual(choice.name, 'saved_model')
+    # The fastest of the serving table that agreed with the checkpoint.
+    self.assertEqual(prediction.SERVING_PREFERENCE[:2],
+                     ('onnx_int8', 'tflite_dynamic'))
+    agreed = [name for name in ('onnx_int8', 'tflite_dynamic')
+              if self.rows[name]['top1_agreement'] >= prediction.MIN_AGREEMENT]
+    self.assertEqual(choice.name, (agreed or ['saved_model'])[0])
     auto, _ = prediction.predict_files(self.version, self.paths, top_k=2)
     saved, _ = prediction.predict_files(self.version, self.paths, top_k=2,
                                         serving_format='saved_model')
@@ -232,9 +237,45 @@ class ServingFormatsTest(tf.test.TestCase):
         verify_images=4))
     record = served.read_run_config(version)
     self.assertEqual(record['formats'],
-                     list(export_formats.DEFAULT_FORMATS))
-    self.assertTrue(os.path.isfile(
-        export_formats.format_path(version, 'tflite_dynamic')))
+                     ['saved_model', 'tflite_dynamic', 'onnx_int8'])
+    self.assertEqual(tuple(record['formats']), export_formats.DEFAULT_FORMATS)
+    for name in ('tflite_dynamic', 'onnx_int8'):
+      self.assertTrue(os.path.isfile(
+          export_formats.format_path(version, name)))
+
+  def test_default_export_without_training_images_leaves_int8_out(self):
+    # Test photos to verify on, no training photos to calibrate on.
+    data_dir = os.path.join(self.get_temp_dir(), 'test_only')
+    shutil.copytree(os.path.join(self.data_dir, 'test'),
+                    os.path.join(data_dir, 'test'))
+    with self.assertLogs(level='WARNING') as logs:
+      version = export.export_saved_model(config_lib.export_config(
+          train_dir=self.train_dir, data_dir=data_dir,
+          export_dir=os.path.join(self.get_temp_dir(), 'uncalibrated'),
+          verify_images=4))
+    self.assertEqual(served.read_run_config(version)['formats'],
+                     ['saved_model', 'tflite_dynamic'])
+    self.assertIn('goes on without onnx_int8', '\n'.join(logs.output))
+    self.assertFalse(os.path.exists(
+        export_formats.format_path(version, 'onnx_int8')))
+    # Named in --formats, the missing calibration set is an error.
+    with self.assertRaisesRegex(runtime.UserInputError,
+                                'onnx_int8 calibrates on training images'):
+      export.export_saved_model(config_lib.export_config(
+          train_dir=self.train_dir, data_dir=data_dir,
+          export_dir=os.path.join(self.get_temp_dir(), 'named_int8'),
+          formats=['saved_model', 'onnx_int8'], verify_images=4))
+
+  def test_default_export_without_the_onnx_extra(self):
+    onnx_int8 = export_formats.get('onnx_int8')
+    with mock.patch.object(type(onnx_int8), 'missing_modules',
+                           lambda fmt: ['tf2onnx'] if fmt.extra == 'onnx'
+                           else []):
+      self.assertEqual(export_formats.parse_formats('default'),
+                       ('saved_model', 'tflite_dynamic'))
+      with self.assertRaisesRegex(runtime.UserInputError,
+                                  r"pip install 'tf1cnn\[onnx\]'"):
+        export_formats.parse_formats('saved_model,onnx_int8')
 
   def test_default_export_goes_on_when_the_fast_format_is_refused(self):
     def refuse(job, fmt):
@@ -242,8 +283,8 @@ class ServingFormatsTest(tf.test.TestCase):
       raise runtime.UserInputError(f'--formats={fmt.name}: TFLite cannot '
                                    'convert this model (test)')
     refused = dict(export_formats._BY_NAME)  # pylint: disable=protected-access
-    refused['tflite_dynamic'] = dataclasses.replace(
-        refused['tflite_dynamic'], writer=refuse)
+    for name in ('tflite_dynamic', 'onnx_int8'):
+      refused[name] = dataclasses.replace(refused[name], writer=refuse)
     with mock.patch.object(export_formats, '_BY_NAME', refused):
       with self.assertLogs(level='WARNING') as logs:
         version = export.export_saved_model(config_lib.export_config(

@@ -32,8 +32,8 @@
   each installed runtime and thread setting on the decoded test split, side
   by side (`tf1cnn.serving_benchmark`): images/sec at batch
   `serving_batch_size` and at batch 1, p50/p99 latency, accuracy, max |dp|
-  against the checkpoint; with `serving_checkpoint`, only this table, for
-  that checkpoint.
+  and top-1 agreement against the checkpoint; with `serving_checkpoint`,
+  only this table, for that checkpoint.
 
 Every throughput is measured `repeats` times, the configurations interleaved
 within each repeat, so a change in machine load affects them alike; a result

@@ -239,7 +239,7 @@ def export_saved_model(config):
       checkpoint.
   """
   prefix, spec, formats, version, target = _plan(config)
-  pixels, files, description, representative = _images(spec, formats)
+  pixels, files, description, representative, formats = _images(spec, formats)
   with _write_failures(config.export_dir, target):
     os.makedirs(config.export_dir, exist_ok=True)
     staging_parent = tempfile.mkdtemp(prefix=f'.{version}-',
@@ -283,10 +283,13 @@ def _plan(config):
 
 
 def _images(spec, formats):
-  """`(pixels, files, description, representative)` of `export_formats`.
+  """`(pixels, files, description, representative, formats)`.
 
-  Read first: a missing calibration set fails before anything is built.
-  The data is the spec's: the dataset recorded with the checkpoint.
+  The verification and calibration images (`export_formats`), read first:
+  a missing calibration set fails before anything is built, unless only
+  formats asked for through `--formats=default` need it (they are then
+  left out with a warning, and `formats` is returned without them). The
+  data is the spec's: the dataset recorded with the checkpoint.
   """
   config = spec.config
   pixels, files, description = export_formats.verification_images(
@@ -294,15 +297,24 @@ def _images(spec, formats):
   representative = None
   calibrated = [name for name in formats if export_formats.get(name).calibrated]
   if calibrated:
-    representative = export_formats.representative_images(
-        spec, config, config.representative_images, name=calibrated[0])
+    optional = export_formats.optional_formats(config.formats)
+    try:
+      representative = export_formats.representative_images(
+          spec, config, config.representative_images, name=calibrated[0])
+    except runtime.UserInputError as e:
+      if any(name not in optional for name in calibrated):
+        raise
+      logging.warning('%s; the export goes on without %s (name it in '
+                      '--formats to make this an error)', e,
+                      ', '.join(calibrated))
+      formats = tuple(name for name in formats if name not in calibrated)
   converted = [name for name in formats
                if export_formats.get(name).graph == 'pixels']
   if converted:
     logging.info('%s converted from the pixel input only: the input_jpeg '
                  'path (DecodeImage, a while loop over files) is not an op '
                  'of their runtimes', ', '.join(converted))
-  return pixels, files, description, representative
+  return pixels, files, description, representative, formats
 
 
 @contextlib.contextmanager

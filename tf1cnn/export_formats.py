@@ -390,11 +390,14 @@ REGISTRY = (
 )
 FORMATS = tuple(fmt.name for fmt in REGISTRY)
 FLOAT_FORMATS = tuple(fmt.name for fmt in REGISTRY if fmt.kind == 'float')
-# `--formats=default` (the default): the SavedModel, and the format
-# `tf1cnn-predict` serves with by default (`prediction.SERVING_PREFERENCE`),
-# the latter left out with a warning when its converter refuses the model.
-DEFAULT_FORMATS = ('saved_model', 'tflite_dynamic')
-OPTIONAL_DEFAULT_FORMATS = ('tflite_dynamic',)
+# `--formats=default` (the default): the SavedModel, and the formats
+# `tf1cnn-predict` serves with by default (`prediction.SERVING_PREFERENCE`:
+# the fastest in the serving benchmark). The optional ones are left out
+# with a log line when their packages are not installed, and with a warning
+# when their converter refuses the model or there are no training images to
+# calibrate on.
+DEFAULT_FORMATS = ('saved_model', 'tflite_dynamic', 'onnx_int8')
+OPTIONAL_DEFAULT_FORMATS = ('tflite_dynamic', 'onnx_int8')
 # `--formats` values: every format name, `all` and `default`.
 CHOICES = FORMATS + ('all', 'default')
 _BY_NAME = {fmt.name: fmt for fmt in REGISTRY}
@@ -414,8 +417,10 @@ def help_text():
   """The `--formats` help: every format, one clause each."""
   listed = '; '.join(f'{fmt.name}: {fmt.summary}' for fmt in REGISTRY)
   return (f'Formats to write into the version folder, default '
-          f'({" and ".join(DEFAULT_FORMATS)}, the fast format tf1cnn-predict '
-          'uses, left out with a warning when it cannot be converted) or all '
+          f'({", ".join(DEFAULT_FORMATS)}: the SavedModel and the fast formats '
+          'tf1cnn-predict uses, each of those left out with a warning when '
+          'it cannot be converted or calibrated, or its packages are not '
+          'installed) or all '
           f'(every one whose packages are installed): {listed}. Each is '
           'compared with the checkpoint first.')
 
@@ -448,8 +453,14 @@ def parse_formats(formats):
     raise runtime.UserInputError(f'--formats is empty: use all or some of '
                                  f'{",".join(FORMATS)}')
   if 'default' in names:
-    names = [name for name in names if name != 'default'] + list(
-        DEFAULT_FORMATS)
+    left_out = [name for name in OPTIONAL_DEFAULT_FORMATS
+                if name not in names and get(name).missing_modules()]
+    for name in left_out:
+      logging.info('--formats=default leaves out %s: %s not installed (pip '
+                   'install \'tf1cnn[%s]\')', name,
+                   ', '.join(get(name).missing_modules()), get(name).extra)
+    names = [name for name in names if name != 'default'] + [
+        name for name in DEFAULT_FORMATS if name not in left_out]
   if 'all' in names:
     skipped = [fmt for fmt in REGISTRY if fmt.missing_modules()]
     for fmt in skipped:

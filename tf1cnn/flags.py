@@ -463,7 +463,8 @@ def _define_benchmark(fv):
                        'on each installed runtime (TensorFlow, LiteRT, ONNX '
                        'Runtime, OpenVINO) on the test split: images/sec at '
                        '--serving_batch_size and at batch 1, p50/p99 '
-                       'latency, accuracy, max |dp| against the checkpoint.',
+                       'latency, accuracy, max |dp| and top-1 agreement with '
+                       'the checkpoint.',
                        flag_values=fv)
   flags.DEFINE_string('serving_checkpoint', '', 'Only the serving table, '
                       'for this checkpoint (a prefix or a training '
@@ -775,9 +776,15 @@ _HELP_ARGS = ('-h', '-help', '--help', '-?', '--helpshort', '-helpshort')
 
 
 def help_text(doc, flag_values=FLAGS):
-  """The program's docstring (line breaks kept) and its own flags."""
-  return (doc or '').strip('\n') + '\n\nflags:\n\n' + flag_values.get_help(
-      include_special_flags=False)
+  """The program's docstring (line breaks kept) and its own flags.
+
+  Only the flags this module defined for the program are listed (absl's,
+  TensorFlow's and the test runner's are in `--helpfull`).
+  """
+  own = flag_values.module_help(__name__).strip('\n').split('\n', 1)[-1]
+  return ((doc or '').strip('\n') + '\n\nflags (--helpfull for all):\n\n'
+          + own.strip('\n') + '\n  --flagfile: Insert flag definitions from '
+          'the given file into the command line.')
 
 
 def _take_model_flags(args, flag_values):

@@ -98,7 +98,8 @@ def list_image_files(paths):
 # (`tf1cnn.serving_benchmark`, WORKSPACE.md "Serving"): images/sec at batch
 # 64 and at batch 1 on the cat/dog LeNet-5, fastest first, keeping only what
 # beat the SavedModel in a TensorFlow session.
-SERVING_PREFERENCE = ('tflite_dynamic', 'tflite_int8', 'onnx_int8:openvino')
+SERVING_PREFERENCE = ('onnx_int8', 'tflite_dynamic', 'onnx_int8:openvino',
+                      'tflite_int8')
 # Top-class agreement with the checkpoint that a format needs to be chosen
 # by `auto`: at most 1 point of accuracy can then be lost on those images.
 MIN_AGREEMENT = 0.99

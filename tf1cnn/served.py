@@ -154,9 +154,10 @@ def _tf_session_config(num_threads, constant_weights=False):
 
   With `constant_weights` (a frozen graph) Grappler's remapper is off: its
   fused oneDNN matrix products and convolutions on constant weights made
-  every single-image call after a batch of 64 take about 7 times as long
-  (73 ms against 10 ms for the cat/dog LeNet-5, `tf1cnn.serving_benchmark`),
-  and the batch rate was no better with them.
+  every single-image call after a batch of 64 take about 9 times as long
+  (p50 37 ms against 4.3 ms for the cat/dog LeNet-5 on a quiet 2-core AMD
+  EPYC with AVX-512, oneDNN kernels), and the batch rate was no better
+  with them (614 against 646 images/s at batch 64).
   """
   config = runtime.session_config(intra_op_threads=int(num_threads or 0))
   if constant_weights:

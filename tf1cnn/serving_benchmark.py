@@ -11,10 +11,10 @@ evaluation pixels):
   fastest pass kept;
 * images/sec at batch 1, and its p50 and p99 latency, over
   `latency_images` single-image calls;
-* test accuracy over the whole split, and the max |delta probability|
-  against the checkpoint that the export recorded when it compared every
-  format with it (`run_config.json` `verification`; export with
-  `verify_images` >= the split's size for it to cover every image).
+* test accuracy over the whole split, and the max |delta probability| and
+  the top-1 agreement with the checkpoint that the export recorded when it
+  compared every format with it (`run_config.json` `verification`; export
+  with `verify_images` >= the split's size for them to cover every image).
 
 The candidates are interleaved within each of `repeats` rounds, so a change
 of machine load touches them alike. `fastest(rows, reference_accuracy)` is
@@ -107,11 +107,11 @@ def runtime_label(candidate):
   return RUNTIME_NAMES.get(candidate.runtime, candidate.runtime)
 
 
-def _verification_diffs(version_dir):
+def _verification_rows(version_dir):
+  """The export's comparison with its checkpoint, by row name."""
   record = checkpoints.read_run_config(version_dir) or {}
   rows = record.get('verification', {}).get('results', [])
-  return ({row['format']: row['max_abs_diff'] for row in rows},
-          record.get('verification', {}).get('images', ''))
+  return {row['format']: row for row in rows}
 
 
 def test_pixels(version_dir, data_dir, split='test', limit=None):
@@ -142,11 +142,12 @@ def measure(version_dir, data_dir, repeats=3, batch_size=64,
   Returns:
     A list of row dicts: `name`, `format`, `runtime`, `threads`,
     `batch_images_per_sec`, `single_images_per_sec`, `p50_ms`, `p99_ms`,
-    `test_accuracy`, `test_examples`, `max_abs_diff` (None when the export
-    did not compare that row), `file_bytes`.
+    `test_accuracy`, `test_examples`, `max_abs_diff` and `top1_agreement`
+    (the export's comparison with its checkpoint; None when the export did
+    not compare that row), `file_bytes`.
   """
   pixels, labels = test_pixels(version_dir, data_dir, split)
-  diffs, _ = _verification_diffs(version_dir)
+  compared = _verification_rows(version_dir)
   found = candidates(version_dir, threads)
   models = []
   try:
@@ -195,7 +196,9 @@ def measure(version_dir, data_dir, repeats=3, batch_size=64,
         p99_ms=float(np.percentile(waits, 99)),
         test_accuracy=float(np.mean(predicted[index] == labels)),
         test_examples=int(len(labels)),
-        max_abs_diff=diffs.get(candidate.row_name),
+        max_abs_diff=compared.get(candidate.row_name, {}).get('max_abs_diff'),
+        top1_agreement=compared.get(candidate.row_name, {}).get(
+            'top1_agreement'),
         file_bytes=_size(candidate.path)))
   return rows
 
@@ -227,15 +230,18 @@ def format_rows(rows, reference_accuracy=None) -> List[str]:
   """The table as lines of text (one row per format, runtime and threads)."""
   lines = [f'{"format":<22} {"runtime":<12} {"thr":>3} {"b64 img/s":>10} '
            f'{"b1 img/s":>9} {"p50 ms":>7} {"p99 ms":>7} {"accuracy":>8} '
-           f'{"max |dp|":>9}']
+           f'{"max |dp|":>9} {"top-1 agree":>11}']
   for row in rows:
     diff = row['max_abs_diff']
+    agreement = row.get('top1_agreement')
     lines.append(
         f'{row["name"]:<22} {row["runtime"]:<12} '
         f'{row["threads"] or "def":>3} {row["batch_images_per_sec"]:10.1f} '
         f'{row["single_images_per_sec"]:9.1f} {row["p50_ms"]:7.2f} '
         f'{row["p99_ms"]:7.2f} {row["test_accuracy"]:8.4f} '
-        + ('      n/a' if diff is None else f'{diff:9.3g}'))
+        + ('      n/a' if diff is None else f'{diff:9.3g}')
+        + ('         n/a' if agreement is None
+           else f' {100 * agreement:10.1f}%'))
   if reference_accuracy is not None:
     best: Tuple = (fastest(rows, reference_accuracy),
                    fastest(rows, reference_accuracy,
