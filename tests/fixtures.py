@@ -26,6 +26,30 @@ def make_striped_dataset(root, per_class=12, size=36, seed=0):
             os.path.join(folder, f'{i:02d}.png'))
 
 
+def trained_striped_export(root, per_class, max_steps, export_options,
+                           **train_options):
+  """A LeNet-5 trained on a striped dataset under `root`, then exported.
+
+  Returns `(data_dir, train_dir, version_dir)`. `train_options` override the
+  training config (image size, steps, moving averages); `export_options`
+  are the export config's (formats, verify_images, ...).
+  """
+  # The library's modules: only the tests that train import them.
+  from tf1cnn import config as config_lib  # pylint: disable=g-import-not-at-top
+  from tf1cnn import export  # pylint: disable=g-import-not-at-top
+  from tf1cnn import training  # pylint: disable=g-import-not-at-top
+  data_dir = os.path.join(root, 'data')
+  train_dir = os.path.join(root, 'train')
+  make_striped_dataset(data_dir, per_class=per_class)
+  training.train(config_lib.training_config(**dict(dict(
+      model='lenet5', data_dir=data_dir, train_dir=train_dir, batch_size=4,
+      max_steps=max_steps, seed=1, input_threads=2), **train_options)))
+  version = export.export_saved_model(config_lib.export_config(
+      train_dir=train_dir, export_dir=os.path.join(root, 'export'),
+      data_dir=data_dir, **export_options))
+  return data_dir, train_dir, version
+
+
 def run_batches(batch, initializers=()):
   """Runs an evaluation pipeline (num_epochs=1) to its end."""
   images, labels = [], []

@@ -167,17 +167,10 @@ class OnnxExportTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls._temp = tempfile.TemporaryDirectory()
-    cls.data_dir = os.path.join(cls._temp.name, 'data')
-    cls.train_dir = os.path.join(cls._temp.name, 'train')
-    fixtures.make_striped_dataset(cls.data_dir, per_class=6)
-    training.train(config_lib.training_config(
-        model='lenet5', data_dir=cls.data_dir, train_dir=cls.train_dir,
-        image_size=_SIZE, batch_size=4, max_steps=6, seed=1, input_threads=2,
-        moving_average_decay=0.5))
-    cls.version = export.export_saved_model(config_lib.export_config(
-        train_dir=cls.train_dir, export_dir=os.path.join(cls._temp.name,
-                                                         'export'),
-        data_dir=cls.data_dir, formats=['onnx'], verify_images=8))
+    cls.data_dir, cls.train_dir, cls.version = fixtures.trained_striped_export(
+        cls._temp.name, per_class=6, max_steps=6,
+        export_options=dict(formats=['onnx'], verify_images=8),
+        image_size=_SIZE, moving_average_decay=0.5)
     cls.onnx_path = os.path.join(cls.version, 'onnx', 'model.onnx')
     cls.pixels, cls.paths = _test_pixels(cls.data_dir)
     cls.want = _checkpoint_probabilities(cls.train_dir, cls.pixels)

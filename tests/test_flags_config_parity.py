@@ -117,6 +117,17 @@ class FlagsConfigParityTest(tf.test.TestCase):
         parser = flag_values[name].parser
         self.assertCountEqual(parser.enum_values, allowed)
 
+  def test_pipeline_choices_are_the_input_registry(self):
+    # `config` sits below `inputs` and cannot ask the registry itself: every
+    # pipeline registered for any dataset is a --pipeline choice, and every
+    # choice is registered for image folders.
+    from tf1cnn import inputs  # pylint: disable=g-import-not-at-top
+    registered = {name for dataset in inputs.list_datasets()
+                  for name in inputs.list_pipelines(dataset)}
+    self.assertCountEqual(config_lib.PIPELINES,
+                          inputs.list_pipelines('image_folder'))
+    self.assertLessEqual(registered, set(config_lib.PIPELINES))
+
   def test_every_config_field_is_a_dataclass_field(self):
     # flat_values and make are inverses (the parity above relies on it).
     for cls, _ in PROGRAMS.values():

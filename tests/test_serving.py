@@ -28,7 +28,6 @@ from tf1cnn import prediction
 from tf1cnn import runtime
 from tf1cnn import served
 from tf1cnn import serving_benchmark
-from tf1cnn import training
 
 import fixtures
 from test_export_onnx import _checkpoint_probabilities
@@ -112,18 +111,11 @@ class ServingFormatsTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls._temp = tempfile.TemporaryDirectory()
-    cls.data_dir = os.path.join(cls._temp.name, 'data')
-    cls.train_dir = os.path.join(cls._temp.name, 'train')
-    fixtures.make_striped_dataset(cls.data_dir, per_class=10)
-    training.train(config_lib.training_config(
-        model='lenet5', data_dir=cls.data_dir, train_dir=cls.train_dir,
-        image_size=_SIZE, batch_size=4, max_steps=30, seed=1, input_threads=2,
-        moving_average_decay=0.5, learning_rate=3e-3))
-    cls.version = export.export_saved_model(config_lib.export_config(
-        train_dir=cls.train_dir, export_dir=os.path.join(cls._temp.name,
-                                                         'export'),
-        data_dir=cls.data_dir, formats=_FORMATS, verify_images=20,
-        representative_images=20))
+    cls.data_dir, cls.train_dir, cls.version = fixtures.trained_striped_export(
+        cls._temp.name, per_class=10, max_steps=30,
+        export_options=dict(formats=_FORMATS, verify_images=20,
+                            representative_images=20),
+        image_size=_SIZE, moving_average_decay=0.5, learning_rate=3e-3)
     cls.pixels, cls.paths = _test_pixels(cls.data_dir)
     cls.labels = np.array([0 if '/horizontal/' in p else 1
                            for p in cls.paths])

@@ -536,6 +536,21 @@ def _serving_only(config):
               serving=serving, targets=[])
 
 
+def check_pipelines(data_dir, names, valid, flag):
+  """An image-folder `data_dir` is given and every `--flag` name is valid.
+
+  Raises:
+    UserInputError: an empty `data_dir`, or a name not in `valid`.
+  """
+  if not data_dir:
+    raise runtime.UserInputError('--data_dir is empty: an image-folder '
+                                 'dataset with train/ and test/')
+  for name in names:
+    if name not in valid:
+      raise runtime.UserInputError(f'--{flag}={name!r}: use '
+                                   f'{", ".join(valid)}')
+
+
 def run(config):
   """Runs the benchmark; returns the results dict (see module docstring).
 
@@ -543,13 +558,8 @@ def run(config):
     UserInputError: bad flags, missing data or an unsupported precision.
   """
   runtime.require_graph_mode('benchmark.run')
-  if not config.data_dir:
-    raise runtime.UserInputError('--data_dir is empty: an image-folder '
-                                 'dataset with train/ and test/')
-  for pipeline_name in config.pipelines:
-    if pipeline_name not in TRAIN_PIPELINES:
-      raise runtime.UserInputError(
-          f'--pipeline={pipeline_name!r}: use {", ".join(TRAIN_PIPELINES)}')
+  check_pipelines(config.data_dir, config.pipelines, TRAIN_PIPELINES,
+                  'pipeline')
   if config.serving_checkpoint:
     return _serving_only(config)
   precisions = resolve_precisions(config.precisions, config.precision_fallback)

@@ -33,6 +33,8 @@ OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop', 'adadelta', 'adagrad',
               'ftrl')
 LR_SCHEDULES = ('fixed', 'exponential', 'polynomial', 'cosine')
 BAD_IMAGE_POLICIES = ('fail', 'skip')
+# The input registry's pipelines (`tf1cnn.inputs.list_pipelines`); `config`
+# sits below `inputs`, so tests/test_flags_config_parity.py holds them equal.
 PIPELINES = ('queue', 'cached', 'tfdata')
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 JPEG_DECODES = ('auto', 'reduced', 'full')

@@ -654,13 +654,8 @@ def run(config):
     UserInputError: bad options or a missing dataset.
   """
   runtime.require_graph_mode('step_profile.run')
-  if not config.data_dir:
-    raise runtime.UserInputError('--data_dir is empty: an image-folder '
-                                 'dataset with train/ and test/')
-  for name in config.pipelines:
-    if name not in PIPELINES:
-      raise runtime.UserInputError(
-          f'--pipelines={name!r}: use {", ".join(PIPELINES)}')
+  benchmark.check_pipelines(config.data_dir, config.pipelines, PIPELINES,
+                            'pipelines')
   variants = [_variant(v) for v in (config.variants or ('default',))]
   if variants[0].name != 'default':
     variants.insert(0, VARIANTS['default'])
