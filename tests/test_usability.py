@@ -104,9 +104,17 @@ class AutoPrecisionTest(tf.test.TestCase):
     self.assertEqual(precision.resolve('auto', cpuinfo=without_amx), 'fp32')
 
   def test_explicit_bf16_without_amx_warns(self):
-    if not precision.onednn_enabled():
-      self.skipTest('this TensorFlow build has no oneDNN')
     without_amx = self._cpuinfo('avx512f avx512_bf16')
+    if not precision.onednn_enabled():
+      # The Eigen kernels (TF_ENABLE_ONEDNN_OPTS=0) have no bfloat16 path:
+      # an error naming the variable, or fp32 with --precision_fallback.
+      with self.assertRaisesRegex(runtime.UserInputError,
+                                  'TF_ENABLE_ONEDNN_OPTS=0'):
+        precision.resolve('bf16', cpuinfo=without_amx)
+      self.assertEqual(
+          precision.resolve('bf16', fallback=True, cpuinfo=without_amx),
+          'fp32')
+      return
     with self.assertLogs(level='WARNING') as logs:
       self.assertEqual(precision.resolve('bf16', cpuinfo=without_amx),
                        'bf16')
