@@ -7,8 +7,8 @@
 * Every temporary file and folder of the run (`tempfile.mkdtemp()`,
   `self.get_temp_dir()`, and those of child processes through `TMPDIR`) lives
   under one folder that is removed when the run ends.
-* `@pytest.mark.slow` marks the long tests (cluster faults, 224x224 zoo
-  numerics, real TF-Slim fine-tuning, int8 export); `make test` runs them,
+* `@pytest.mark.slow` marks the long tests (cluster faults, real TF-Slim
+  fine-tuning, the ONNX and serving exports); `make test` runs them,
   `make test-fast` (`pytest -m "not slow"`) leaves them out.
 """
 
