@@ -41,9 +41,10 @@ def trained_striped_export(root, per_class, max_steps, export_options,
   data_dir = os.path.join(root, 'data')
   train_dir = os.path.join(root, 'train')
   make_striped_dataset(data_dir, per_class=per_class)
-  training.train(config_lib.training_config(**dict(dict(
-      model='lenet5', data_dir=data_dir, train_dir=train_dir, batch_size=4,
-      max_steps=max_steps, seed=1, input_threads=2), **train_options)))
+  training.train(config_lib.training_config(**{
+      'model': 'lenet5', 'data_dir': data_dir, 'train_dir': train_dir,
+      'batch_size': 4, 'max_steps': max_steps, 'seed': 1, 'input_threads': 2,
+      **train_options}))
   version = export.export_saved_model(config_lib.export_config(
       train_dir=train_dir, export_dir=os.path.join(root, 'export'),
       data_dir=data_dir, **export_options))
